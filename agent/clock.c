@@ -1,0 +1,101 @@
+/* clock: TSC calibration against CLOCK_MONOTONIC, done by the sender thread, never by hooks. */
+#include "clock.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+int dbp_clock_use_tsc;
+
+static uint64_t base_ticks, base_mono, base_unix;
+/* ns per tick, 32.32 fixed point: no floating point in the agent, no libm. */
+static uint64_t ns_per_tick_fp = 1ull << 32;
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t dbp_unix_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The TSC is only a clock when the CPU says it ticks at a constant rate through sleep states. */
+static int tsc_is_invariant(void)
+{
+#if defined(__x86_64__)
+	char buf[8192];
+	int fd = open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *flags = strstr(buf, "\nflags");
+	if (!flags)
+		return 0;
+	char *eol = strchr(flags + 1, '\n');
+	if (eol)
+		*eol = 0;
+	return strstr(flags, " constant_tsc") && strstr(flags, " nonstop_tsc");
+#else
+	return 0;
+#endif
+}
+
+void dbp_clock_init(void)
+{
+	static int probed;
+	if (!probed) {
+		dbp_clock_use_tsc = tsc_is_invariant();
+		probed = 1;
+	}
+	base_unix = dbp_unix_ns();
+	base_mono = mono_ns();
+	base_ticks = dbp_ticks();
+	ns_per_tick_fp = 1ull << 32;
+	if (dbp_clock_use_tsc)
+		dbp_clock_calibrate();
+}
+
+void dbp_clock_calibrate(void)
+{
+	if (!dbp_clock_use_tsc)
+		return;
+	uint64_t mono = mono_ns(), ticks = dbp_ticks();
+	/* Spin until a millisecond has passed since the reference: the ratio is then good to
+	 * about 1e-5. Only the first calibration of a process can wait, and only on the sender
+	 * thread or at exit. */
+	while (mono - base_mono < 1000000) {
+		mono = mono_ns();
+		ticks = dbp_ticks();
+	}
+	uint64_t dt = ticks - base_ticks, dm = mono - base_mono;
+	if (dt == 0)
+		return;
+	uint64_t fp = (uint64_t)(((unsigned __int128)dm << 32) / dt);
+	__atomic_store_n(&ns_per_tick_fp, fp, __ATOMIC_RELAXED);
+}
+
+uint64_t dbp_ticks_to_ns(uint64_t ticks)
+{
+	if (!dbp_clock_use_tsc)
+		return ticks;
+	unsigned __int128 v = (unsigned __int128)ticks * __atomic_load_n(&ns_per_tick_fp,
+									__ATOMIC_RELAXED);
+	return (uint64_t)(v >> 32);
+}
+
+uint64_t dbp_ticks_to_unix_ns(uint64_t ticks)
+{
+	if (!dbp_clock_use_tsc)
+		return base_unix + (ticks - base_mono);
+	return base_unix + dbp_ticks_to_ns(ticks - base_ticks);
+}

@@ -1,0 +1,179 @@
+/* config: the DBPROBE_* / OTEL_* environment, parsed once at start-up. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "log.h"
+
+struct dbp_config dbp_cfg;
+
+/* Parses a whole decimal number in [lo, hi]; anything else (sign, junk, overflow) fails. */
+static int parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	if (!s || !*s || *s < '0' || *s > '9')
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int is_true(const char *s)
+{
+	return !strcmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "yes") ||
+	       !strcasecmp(s, "on");
+}
+
+static int is_false(const char *s)
+{
+	return !strcmp(s, "0") || !strcasecmp(s, "false") || !strcasecmp(s, "no") ||
+	       !strcasecmp(s, "off") || !*s;
+}
+
+static const struct {
+	const char *name;
+	unsigned mask;
+} shim_names[] = {
+	{"sqlite", DBP_SHIM_SQLITE},
+	{"sqlite3", DBP_SHIM_SQLITE},
+};
+
+/* "sqlite,pq" -> mask; -1 when any name is unknown. "all" and "none" are accepted too. */
+static long parse_shims(const char *s)
+{
+	unsigned mask = 0;
+	while (*s) {
+		size_t n = strcspn(s, ", ");
+		if (n) {
+			unsigned m = 0;
+			if (n == 3 && !strncasecmp(s, "all", 3))
+				m = DBP_SHIM_ALL;
+			else if (n == 4 && !strncasecmp(s, "none", 4))
+				m = 0;
+			else {
+				size_t i;
+				for (i = 0; i < sizeof shim_names / sizeof shim_names[0]; i++)
+					if (strlen(shim_names[i].name) == n &&
+					    !strncasecmp(s, shim_names[i].name, n))
+						break;
+				if (i == sizeof shim_names / sizeof shim_names[0])
+					return -1;
+				m = shim_names[i].mask;
+			}
+			mask |= m;
+		}
+		s += n;
+		s += strspn(s, ", ");
+	}
+	return mask;
+}
+
+static void default_service(char *out, size_t cap)
+{
+	char path[4096];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+	const char *name = "unknown";
+	if (n > 0) {
+		path[n] = 0;
+		const char *slash = strrchr(path, '/');
+		name = slash ? slash + 1 : path;
+	}
+	size_t len = strlen(name);
+	if (len >= cap)
+		len = cap - 1;
+	memcpy(out, name, len);
+	out[len] = 0;
+}
+
+void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
+{
+	const char *v;
+	uint64_t n;
+
+	memset(cfg, 0, sizeof *cfg);
+	cfg->shims = DBP_SHIM_ALL;
+	cfg->qtext = DBP_QTEXT_NORMALIZED;
+	cfg->slow_ns = DBP_DEFAULT_SLOW_MS * 1000000ull;
+	cfg->buffer_bytes = DBP_DEFAULT_BUFFER_KB * 1024ull;
+	strcpy(cfg->socket_path, DBP_DEFAULT_SOCKET);
+
+	if ((v = env("DBPROBE_DISABLE"))) {
+		if (is_true(v))
+			cfg->disabled = 1;
+		else if (!is_false(v))
+			dbp_warn("DBPROBE_DISABLE='%s' is not 0 or 1; using the default 0", v);
+	}
+	if ((v = env("DBPROBE_LOG"))) {
+		if (is_false(v))
+			cfg->log = 0;
+		else if (is_true(v) || !strcasecmp(v, "info"))
+			cfg->log = 1;
+		else if (!strcasecmp(v, "debug") || !strcmp(v, "2"))
+			cfg->log = 2;
+		else
+			dbp_warn("DBPROBE_LOG='%s' is not off, info or debug; using the default off", v);
+	}
+	if ((v = env("DBPROBE_HOOKS"))) {
+		long m = parse_shims(v);
+		if (m < 0)
+			dbp_warn("DBPROBE_HOOKS='%s' names an unknown hook (known: sqlite); using the "
+				 "default all",
+				 v);
+		else
+			cfg->shims = (unsigned)m;
+	}
+	if ((v = env("DBPROBE_QUERY_TEXT"))) {
+		if (!strcasecmp(v, "normalized"))
+			cfg->qtext = DBP_QTEXT_NORMALIZED;
+		else if (!strcasecmp(v, "raw"))
+			cfg->qtext = DBP_QTEXT_RAW;
+		else if (!strcasecmp(v, "off"))
+			cfg->qtext = DBP_QTEXT_OFF;
+		else
+			dbp_warn("DBPROBE_QUERY_TEXT='%s' is not normalized, raw or off; using the "
+				 "default normalized",
+				 v);
+	}
+	if ((v = env("DBPROBE_SLOW_MS"))) {
+		if (parse_uint(v, 0, 86400000, &n) == 0)
+			cfg->slow_ns = n * 1000000ull;
+		else
+			dbp_warn("DBPROBE_SLOW_MS='%s' is not a whole number of milliseconds "
+				 "(0..86400000); using the default %d",
+				 v, DBP_DEFAULT_SLOW_MS);
+	}
+	if ((v = env("DBPROBE_BUFFER_KB"))) {
+		if (parse_uint(v, 16, 1048576, &n) == 0)
+			cfg->buffer_bytes = n * 1024;
+		else
+			dbp_warn("DBPROBE_BUFFER_KB='%s' is not a whole number from 16 to 1048576; "
+				 "using the default %d",
+				 v, DBP_DEFAULT_BUFFER_KB);
+	}
+	if ((v = env("DBPROBE_SOCKET"))) {
+		if (*v && strlen(v) < sizeof cfg->socket_path)
+			strcpy(cfg->socket_path, v);
+		else
+			dbp_warn("DBPROBE_SOCKET='%s' is empty or longer than %zu bytes; using the "
+				 "default %s",
+				 v, sizeof cfg->socket_path - 1, DBP_DEFAULT_SOCKET);
+	}
+	v = env("OTEL_SERVICE_NAME");
+	if (v && *v && strlen(v) < sizeof cfg->service)
+		strcpy(cfg->service, v);
+	else {
+		if (v)
+			dbp_warn("OTEL_SERVICE_NAME='%s' is empty or too long; using the default "
+				 "(the executable's name)",
+				 v);
+		default_service(cfg->service, sizeof cfg->service);
+	}
+}

@@ -1,0 +1,35 @@
+/* frame: builds wire frames (see wire.h); pure functions, shared by the sender and the tests. */
+#ifndef DBPROBE_FRAME_H
+#define DBPROBE_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+struct dbp_frame {
+	uint32_t len;    /* bytes used, header included */
+	uint32_t ncalls; /* CALL records in it: what a failed send loses */
+	uint64_t buf[DBP_FRAME_MAX / 8];
+};
+
+void dbp_frame_reset(struct dbp_frame *f);
+/* Whether the frame holds any record. */
+int dbp_frame_empty(const struct dbp_frame *f);
+
+/* Sizes of records, to check room before appending a group that must stay together. */
+uint32_t dbp_frame_query_size(size_t text_len, size_t summary_len);
+uint32_t dbp_frame_string_size(size_t len);
+uint32_t dbp_frame_room(const struct dbp_frame *f);
+
+/* Each returns 0, or -1 when the record does not fit (the frame is unchanged). */
+int dbp_frame_hello(struct dbp_frame *f, uint32_t pid, uint32_t ppid, uint64_t start_unix_ns,
+		    const char *exe, size_t exe_len, const char *service, size_t service_len);
+int dbp_frame_query(struct dbp_frame *f, uint64_t id, uint16_t flags, const char *text,
+		    size_t text_len, const char *summary, size_t summary_len);
+int dbp_frame_string(struct dbp_frame *f, uint64_t id, uint16_t kind, const char *s, size_t len);
+/* c->h is filled in here; the caller sets h.flags through the flags argument. */
+int dbp_frame_call(struct dbp_frame *f, struct dbp_call *c, uint16_t flags);
+int dbp_frame_drops(struct dbp_frame *f, const uint64_t count[DBP_DROP_REASON_COUNT]);
+
+#endif

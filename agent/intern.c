@@ -1,0 +1,188 @@
+/* intern: process-wide tables of query texts and short strings. */
+#include "intern.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ring.h"
+#include "sqlnorm.h"
+
+#define QUERY_CAP 16384   /* distinct fingerprints per process; then "other" */
+#define QUERY_SLOTS 32768 /* open addressing, at most half full */
+#define RAW_SLOTS 4096    /* direct-mapped cache of raw texts */
+#define RAW_MAX 65536     /* longer raw texts are normalized every time, not cached */
+#define STR_CAP 4096
+#define STR_SLOTS 8192
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct dbp_query_ent *queries[QUERY_SLOTS];
+static unsigned nqueries;
+
+struct raw_slot {
+	uint64_t hash;
+	size_t len;
+	char *text;
+	const struct dbp_query_ent *q;
+};
+static struct raw_slot raws[RAW_SLOTS];
+
+static struct dbp_str_ent *strs[STR_SLOTS];
+static unsigned nstrs;
+
+static struct dbp_query_ent other_query = {
+	.id = 0x7265687430ull, /* fixed, never a real fingerprint in practice */
+	.text = "(other: too many distinct queries)",
+	.text_len = sizeof "(other: too many distinct queries)" - 1,
+	.summary = "other",
+	.summary_len = 5,
+};
+
+void dbp_intern_init(void)
+{
+}
+
+void dbp_intern_lock(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+void dbp_intern_unlock(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+static char *dup_bytes(const char *s, size_t len)
+{
+	char *p = malloc(len + 1);
+	if (p) {
+		memcpy(p, s, len);
+		p[len] = 0;
+	}
+	return p;
+}
+
+/* Finds or adds the entry for a fingerprint; the caller holds the lock. */
+static const struct dbp_query_ent *query_add(const struct sqlnorm_info *ni, char *norm,
+					     const char *raw, size_t rawlen)
+{
+	size_t i = ni->fingerprint & (QUERY_SLOTS - 1);
+	while (queries[i]) {
+		if (queries[i]->id == ni->fingerprint)
+			return queries[i];
+		i = (i + 1) & (QUERY_SLOTS - 1);
+	}
+	if (nqueries >= QUERY_CAP) {
+		dbp_ring_count_drop(DBP_DROP_TEXT_CAP);
+		return &other_query;
+	}
+	struct dbp_query_ent *q = calloc(1, sizeof *q);
+	if (!q)
+		return &other_query;
+	const char *text = norm;
+	size_t tlen = ni->len;
+	if (dbp_cfg.qtext == DBP_QTEXT_RAW) {
+		text = raw;
+		tlen = rawlen;
+	} else if (dbp_cfg.qtext == DBP_QTEXT_OFF) {
+		text = "";
+		tlen = 0;
+	}
+	if (tlen > DBP_TEXT_MAX) {
+		tlen = DBP_TEXT_MAX;
+		q->flags = DBP_QUERY_TRUNCATED;
+	}
+	q->id = ni->fingerprint;
+	q->text = dup_bytes(text, tlen);
+	q->text_len = (uint32_t)tlen;
+	q->summary = dup_bytes(ni->summary, strlen(ni->summary));
+	q->summary_len = (uint16_t)strlen(ni->summary);
+	if (!q->text || !q->summary) {
+		free((void *)q->text);
+		free((void *)q->summary);
+		free(q);
+		return &other_query;
+	}
+	queries[i] = q;
+	nqueries++;
+	return q;
+}
+
+const struct dbp_query_ent *dbp_query_get(const char *raw, size_t len)
+{
+	uint64_t h = sqlnorm_hash(raw, len);
+	struct raw_slot *rs = &raws[h & (RAW_SLOTS - 1)];
+	const struct dbp_query_ent *q;
+
+	pthread_mutex_lock(&lock);
+	if (rs->text && rs->hash == h && rs->len == len && !memcmp(rs->text, raw, len)) {
+		q = rs->q;
+		pthread_mutex_unlock(&lock);
+		return q;
+	}
+	pthread_mutex_unlock(&lock);
+
+	/* Normalize outside the lock: it is the slow part, and idempotent. */
+	struct sqlnorm_info ni;
+	char *norm = sqlnorm(raw, len, &ni);
+	if (!norm)
+		return &other_query;
+
+	pthread_mutex_lock(&lock);
+	q = query_add(&ni, norm, raw, len);
+	if (len <= RAW_MAX && q != &other_query) {
+		char *copy = dup_bytes(raw, len);
+		if (copy) {
+			free(rs->text);
+			rs->text = copy;
+			rs->hash = h;
+			rs->len = len;
+			rs->q = q;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	free(norm);
+	return q;
+}
+
+const struct dbp_str_ent *dbp_str_get(enum dbp_string_kind kind, const char *s, size_t len)
+{
+	if (len > DBP_STRING_MAX)
+		len = DBP_STRING_MAX;
+	/* Mixing the kind in keeps "1146" the error apart from "1146" the database. */
+	uint64_t id = sqlnorm_hash(s, len) ^ ((uint64_t)kind * 0x9e3779b97f4a7c15ull);
+	if (!id)
+		id = 1;
+	const struct dbp_str_ent *found = NULL;
+
+	pthread_mutex_lock(&lock);
+	size_t i = id & (STR_SLOTS - 1);
+	while (strs[i]) {
+		if (strs[i]->id == id && strs[i]->kind == kind && strs[i]->len == len &&
+		    !memcmp(strs[i]->str, s, len)) {
+			found = strs[i];
+			break;
+		}
+		i = (i + 1) & (STR_SLOTS - 1);
+	}
+	if (!found && nstrs < STR_CAP) {
+		struct dbp_str_ent *e = calloc(1, sizeof *e);
+		char *copy = dup_bytes(s, len);
+		if (e && copy) {
+			e->id = id;
+			e->kind = (uint16_t)kind;
+			e->len = (uint16_t)len;
+			e->str = copy;
+			strs[i] = e;
+			nstrs++;
+			found = e;
+		} else {
+			free(e);
+			free(copy);
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return found;
+}

@@ -1,0 +1,42 @@
+/* intern: process-wide tables of query texts and short strings, referred to by id on the wire. */
+#ifndef DBPROBE_INTERN_H
+#define DBPROBE_INTERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+/* Entries are immortal: records in flight keep plain pointers to them. */
+struct dbp_query_ent {
+	uint64_t id;       /* fingerprint of the normalized text */
+	uint32_t sent_gen; /* connection generation on which it was last sent (sender only) */
+	uint32_t text_len;
+	uint16_t summary_len;
+	uint16_t flags; /* DBP_QUERY_TRUNCATED */
+	const char *text;
+	const char *summary;
+};
+
+struct dbp_str_ent {
+	uint64_t id;
+	uint32_t sent_gen;
+	uint16_t kind; /* enum dbp_string_kind */
+	uint16_t len;
+	const char *str;
+};
+
+/* The query entry for a raw SQL text: normalized on first sight, then found by a cache of raw
+ * texts. Never NULL once dbp_intern_init ran (out of memory or over the cap gives the shared
+ * "other" entry). */
+const struct dbp_query_ent *dbp_query_get(const char *raw, size_t len)
+	__attribute__((visibility("hidden")));
+const struct dbp_str_ent *dbp_str_get(enum dbp_string_kind kind, const char *s, size_t len)
+	__attribute__((visibility("hidden")));
+
+void dbp_intern_init(void) __attribute__((visibility("hidden")));
+/* Fork handling: the tables are locked across fork() so a child never inherits a held lock. */
+void dbp_intern_lock(void) __attribute__((visibility("hidden")));
+void dbp_intern_unlock(void) __attribute__((visibility("hidden")));
+
+#endif

@@ -1,0 +1,64 @@
+/* ring: per-thread single-producer/single-consumer record buffers, drained by the sender. */
+#ifndef DBPROBE_RING_H
+#define DBPROBE_RING_H
+
+#include <stdint.h>
+
+#include "intern.h"
+#include "wire.h"
+
+/* A call as the application thread leaves it: raw ticks and pointers, no encoding. The sender
+ * turns it into a wire record; the hot path only copies 64 bytes. */
+struct dbp_rec {
+	const struct dbp_query_ent *query;
+	const struct dbp_str_ent *ns;
+	const struct dbp_str_ent *err; /* NULL: success */
+	uint64_t t0;                   /* ticks at start */
+	uint64_t dur;                  /* ticks */
+	uint64_t rows;
+	uint64_t affected;
+	uint8_t db_system;
+	uint8_t flags; /* DBP_CALL_* */
+	uint8_t reserved[6];
+};
+
+struct dbp_ring {
+	uint64_t head; /* written by the producer only */
+	char pad0[56];
+	uint64_t tail; /* written by the consumer only */
+	char pad1[56];
+	uint64_t full_drops; /* producer-side count, read by the consumer */
+	uint32_t mask;
+	uint32_t tid;
+	int dead; /* the owning thread exited: drain, then free */
+	struct dbp_ring *next;
+	size_t map_bytes;
+	struct dbp_rec recs[];
+};
+
+/* Queues a record from the calling thread; never blocks, drops and counts when full. */
+void dbp_ring_push(const struct dbp_rec *r) __attribute__((visibility("hidden")));
+
+/* Process-wide drop counters for reasons outside a ring (atomic adds). */
+void dbp_ring_count_drop(enum dbp_drop_reason why) __attribute__((visibility("hidden")));
+
+/* Consumer side (sender thread, or the exit flush, under the sender's lock). Calls fn on every
+ * queued record, oldest first per ring; fn returns 0 to consume, -1 to stop (kept for later). */
+typedef int (*dbp_ring_fn)(const struct dbp_rec *r, uint32_t tid, void *arg);
+int dbp_ring_drain(dbp_ring_fn fn, void *arg) __attribute__((visibility("hidden")));
+/* Adds the drops counted since the previous call into out[]; returns whether any. */
+int dbp_ring_take_drops(uint64_t out[DBP_DROP_REASON_COUNT]) __attribute__((visibility("hidden")));
+/* Undoes dbp_ring_take_drops when the report could not be sent. */
+void dbp_ring_return_drops(const uint64_t in[DBP_DROP_REASON_COUNT])
+	__attribute__((visibility("hidden")));
+
+/* Sender wake-up: a futex word producers bump when a ring passes half full. */
+extern uint32_t dbp_ring_wake_word __attribute__((visibility("hidden")));
+
+void dbp_ring_init(void) __attribute__((visibility("hidden")));
+void dbp_ring_lock(void) __attribute__((visibility("hidden")));
+void dbp_ring_unlock(void) __attribute__((visibility("hidden")));
+/* In a forked child: the parent's queued records and counts are not the child's. */
+void dbp_ring_reset_child(void) __attribute__((visibility("hidden")));
+
+#endif

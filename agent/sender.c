@@ -1,0 +1,326 @@
+/* sender: the background thread that ships records to the exporter, and the exit flush. */
+#include "sender.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "clock.h"
+#include "config.h"
+#include "frame.h"
+#include "log.h"
+#include "process.h"
+#include "ring.h"
+
+#define CYCLE_MS 50        /* idle wake-up: bounds how stale metrics get */
+#define BACKOFF_MIN_MS 100 /* first reconnect delay, doubled up to BACKOFF_MAX_MS */
+#define BACKOFF_MAX_MS 2000
+
+static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
+static int started;
+
+/* Everything below is guarded by send_lock. */
+static int sock = -1;
+static dev_t sock_dev;
+static ino_t sock_ino;
+static uint32_t gen; /* connection generation: interned texts are re-sent on each new one */
+static uint64_t next_connect_ns, backoff_ms = BACKOFF_MIN_MS;
+static struct dbp_frame frame;
+static int frame_pending; /* a full frame the socket refused with EAGAIN */
+static uint64_t frame_drops[DBP_DROP_REASON_COUNT]; /* drop counts carried by `frame` */
+static int disconnected_logged;
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Raw syscalls for our own socket: the program's libc-level hooks (and ours) never see it. */
+static void sock_close(void)
+{
+	if (sock >= 0)
+		syscall(SYS_close, sock);
+	sock = -1;
+}
+
+/* Programs that close every descriptor, or dup2 over ours, must not make us write into a file
+ * that reused the number: the socket's inode is checked before each batch. */
+static int sock_still_ours(void)
+{
+	struct stat st;
+	if (syscall(SYS_fstat, sock, &st) != 0 || st.st_ino != sock_ino || st.st_dev != sock_dev) {
+		dbp_log(1, "exporter socket fd %d was closed or replaced by the program", sock);
+		sock = -1; /* not closed: the number may belong to the program now */
+		return 0;
+	}
+	return 1;
+}
+
+static void frame_start(void)
+{
+	dbp_frame_reset(&frame);
+	memset(frame_drops, 0, sizeof frame_drops);
+	frame_pending = 0;
+}
+
+static void try_connect(int force)
+{
+	uint64_t now = mono_ms();
+	if (!force && now < next_connect_ns)
+		return;
+	int fd = (int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	memcpy(sa.sun_path, dbp_cfg.socket_path, strlen(dbp_cfg.socket_path));
+	if (syscall(SYS_connect, fd, &sa, sizeof sa) != 0) {
+		syscall(SYS_close, fd);
+		goto fail;
+	}
+	struct stat st;
+	if (syscall(SYS_fstat, fd, &st) != 0) {
+		syscall(SYS_close, fd);
+		goto fail;
+	}
+	sock = fd;
+	sock_dev = st.st_dev;
+	sock_ino = st.st_ino;
+	gen++;
+	backoff_ms = BACKOFF_MIN_MS;
+	disconnected_logged = 0;
+	frame_start();
+	const struct dbp_process *p = dbp_process();
+	dbp_frame_hello(&frame, p->pid, p->ppid, p->start_unix_ns, p->exe, strlen(p->exe),
+			dbp_cfg.service, strlen(dbp_cfg.service));
+	dbp_log(1, "connected to exporter at %s", dbp_cfg.socket_path);
+	return;
+fail:
+	if (!disconnected_logged) {
+		dbp_log(1, "exporter not reachable at %s (%s); records are dropped and counted",
+			dbp_cfg.socket_path, strerror(errno));
+		disconnected_logged = 1;
+	}
+	next_connect_ns = now + backoff_ms;
+	backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
+}
+
+/* Sends the current frame. 0: sent (or nothing to send); 1: try later (EAGAIN); -1: the
+ * connection broke and the frame's calls were counted as lost. */
+static int frame_send(void)
+{
+	if (dbp_frame_empty(&frame))
+		return 0;
+	for (;;) {
+		long n = syscall(SYS_sendto, sock, frame.buf, frame.len, MSG_DONTWAIT | MSG_NOSIGNAL,
+				 NULL, 0);
+		if (n >= 0) {
+			frame_start();
+			return 0;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+			frame_pending = 1;
+			return 1;
+		}
+		break;
+	}
+	dbp_log(1, "lost the exporter connection: %s", strerror(errno));
+	for (uint32_t i = 0; i < frame.ncalls; i++)
+		dbp_ring_count_drop(DBP_DROP_SEND_FAILED);
+	dbp_ring_return_drops(frame_drops);
+	sock_close();
+	frame_start();
+	next_connect_ns = mono_ms() + backoff_ms;
+	return -1;
+}
+
+/* Makes room for `need` bytes, sending the current frame if it must. */
+static int frame_make_room(uint32_t need)
+{
+	if (dbp_frame_room(&frame) >= need)
+		return 0;
+	return frame_send() == 0 ? 0 : -1;
+}
+
+static int encode(const struct dbp_rec *r, uint32_t tid, void *arg)
+{
+	(void)arg;
+	if (sock < 0) {
+		dbp_ring_count_drop(DBP_DROP_NO_EXPORTER);
+		return 0;
+	}
+	const struct dbp_query_ent *q = r->query;
+	const struct dbp_str_ent *ns = r->ns, *err = r->err;
+	uint32_t need = sizeof(struct dbp_call);
+	if (q->sent_gen != gen)
+		need += dbp_frame_query_size(q->text_len, q->summary_len);
+	if (ns && ns->sent_gen != gen)
+		need += dbp_frame_string_size(ns->len);
+	if (err && err->sent_gen != gen)
+		need += dbp_frame_string_size(err->len);
+	if (frame_make_room(need) < 0)
+		return sock < 0 ? encode(r, tid, arg) : -1;
+
+	/* Interned entries are immortal and only the sender writes sent_gen (under send_lock). */
+	if (q->sent_gen != gen) {
+		dbp_frame_query(&frame, q->id, q->flags, q->text, q->text_len, q->summary,
+				q->summary_len);
+		((struct dbp_query_ent *)q)->sent_gen = gen;
+	}
+	if (ns && ns->sent_gen != gen) {
+		dbp_frame_string(&frame, ns->id, ns->kind, ns->str, ns->len);
+		((struct dbp_str_ent *)ns)->sent_gen = gen;
+	}
+	if (err && err->sent_gen != gen) {
+		dbp_frame_string(&frame, err->id, err->kind, err->str, err->len);
+		((struct dbp_str_ent *)err)->sent_gen = gen;
+	}
+	uint64_t dur = dbp_ticks_to_ns(r->dur);
+	struct dbp_call c = {
+		.query_id = q->id,
+		.namespace_id = ns ? ns->id : 0,
+		.error_id = err ? err->id : 0,
+		.start_unix_ns = dbp_ticks_to_unix_ns(r->t0),
+		.duration_ns = dur,
+		.rows_returned = r->rows,
+		.rows_affected = r->affected,
+		.tid = tid,
+		.db_system = r->db_system,
+	};
+	uint16_t flags = r->flags;
+	if (dur >= dbp_cfg.slow_ns)
+		flags |= DBP_CALL_SLOW;
+	dbp_frame_call(&frame, &c, flags);
+	return 0;
+}
+
+/* One pass: connect if due, drain every ring into frames, report drops. 0 when everything
+ * queued went out (or was dropped), 1 when the socket is full and work remains. */
+static int cycle(int force_connect)
+{
+	dbp_clock_calibrate();
+	if (sock >= 0 && !sock_still_ours())
+		frame_start();
+	if (sock < 0)
+		try_connect(force_connect);
+	if (sock >= 0 && frame_pending && frame_send() == 1)
+		return 1;
+	if (dbp_ring_drain(encode, NULL) < 0)
+		return 1;
+	uint64_t drops[DBP_DROP_REASON_COUNT];
+	if (dbp_ring_take_drops(drops)) {
+		if (sock < 0 || frame_make_room(sizeof(struct dbp_drops)) < 0 ||
+		    dbp_frame_drops(&frame, drops) < 0) {
+			dbp_ring_return_drops(drops); /* reported once an exporter listens */
+		} else {
+			for (int i = 0; i < DBP_DROP_REASON_COUNT; i++)
+				frame_drops[i] += drops[i];
+		}
+	}
+	if (sock >= 0)
+		return frame_send() == 1;
+	return 0;
+}
+
+static void *sender_main(void *arg)
+{
+	(void)arg;
+	dbp_tls_busy = 1; /* nothing this thread does is the program's */
+	for (;;) {
+		uint32_t seen = __atomic_load_n(&dbp_ring_wake_word, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_RUNNING)
+			break;
+		pthread_mutex_lock(&send_lock);
+		int busy = cycle(0);
+		pthread_mutex_unlock(&send_lock);
+		struct timespec ts = {0, (busy ? 2 : CYCLE_MS) * 1000000L};
+		syscall(SYS_futex, &dbp_ring_wake_word, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+	}
+	return NULL;
+}
+
+void dbp_sender_ensure(void)
+{
+	if (DBP_LIKELY(__atomic_load_n(&started, __ATOMIC_RELAXED)))
+		return;
+	int expect = 0;
+	if (!__atomic_compare_exchange_n(&started, &expect, 1, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED))
+		return;
+	int saved = errno;
+	/* All signals blocked: the program's handlers must never run on our thread. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	pthread_t t;
+	int rc = pthread_create(&t, &attr, sender_main, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		dbp_log(1, "cannot start the sender thread: %s", strerror(rc));
+		__atomic_store_n(&started, 0, __ATOMIC_RELAXED);
+	} else {
+		pthread_setname_np(t, "dbprobe-sender");
+	}
+	errno = saved;
+}
+
+int dbp_sender_started(void)
+{
+	return __atomic_load_n(&started, __ATOMIC_RELAXED);
+}
+
+void dbp_sender_flush(int timeout_ms)
+{
+	uint64_t deadline = mono_ms() + (uint64_t)timeout_ms;
+	pthread_mutex_lock(&send_lock);
+	int force = 1;
+	while (cycle(force) == 1) {
+		force = 0;
+		uint64_t now = mono_ms();
+		if (now >= deadline || sock < 0)
+			break;
+		struct pollfd pfd = {.fd = sock, .events = POLLOUT};
+		poll(&pfd, 1, (int)(deadline - now));
+	}
+	pthread_mutex_unlock(&send_lock);
+}
+
+void dbp_sender_lock(void)
+{
+	pthread_mutex_lock(&send_lock);
+}
+
+void dbp_sender_unlock(void)
+{
+	pthread_mutex_unlock(&send_lock);
+}
+
+void dbp_sender_reset_child(void)
+{
+	/* The child's copy of the parent's socket is closed without shutdown(), which leaves the
+	 * parent's connection intact; the child connects on its own. */
+	sock_close();
+	started = 0;
+	gen++;
+	next_connect_ns = 0;
+	backoff_ms = BACKOFF_MIN_MS;
+	frame_start();
+}

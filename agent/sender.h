@@ -1,0 +1,17 @@
+/* sender: the background thread that ships records to the exporter, and the exit flush. */
+#ifndef DBPROBE_SENDER_H
+#define DBPROBE_SENDER_H
+
+/* Starts the sender thread if it is not running yet (cheap when it is). */
+void dbp_sender_ensure(void) __attribute__((visibility("hidden")));
+/* Whether anything was ever recorded (and so the thread started) in this process. */
+int dbp_sender_started(void) __attribute__((visibility("hidden")));
+/* Drains every buffer to the exporter, waiting at most timeout_ms for it to take them. */
+void dbp_sender_flush(int timeout_ms) __attribute__((visibility("hidden")));
+
+void dbp_sender_lock(void) __attribute__((visibility("hidden")));
+void dbp_sender_unlock(void) __attribute__((visibility("hidden")));
+/* In a forked child: forget the parent's thread and connection (without shutting it down). */
+void dbp_sender_reset_child(void) __attribute__((visibility("hidden")));
+
+#endif

@@ -1,0 +1,27 @@
+/* sqlnorm: SQL normalization, fingerprinting and summaries (OpenTelemetry db.query.summary). */
+#ifndef DBPROBE_SQLNORM_H
+#define DBPROBE_SQLNORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SQLNORM_SUMMARY_MAX 256 /* OTel caps db.query.summary at 255 characters */
+
+struct sqlnorm_info {
+	uint64_t fingerprint;              /* hash of the normalized token stream, words case-folded */
+	size_t len;                        /* strlen of the returned text */
+	char summary[SQLNORM_SUMMARY_MAX]; /* "SELECT users", "INSERT orders", NUL-terminated */
+};
+
+/* Normalizes sql[0..len) (NUL bytes inside are ordinary characters, never a terminator).
+ * Returns a malloc'd NUL-terminated normalized text, or NULL when out of memory. */
+char *sqlnorm(const char *sql, size_t len, struct sqlnorm_info *info);
+
+/* Length of the first statement of sql[0..len): up to and including the first ';' that is not
+ * inside a string, identifier, comment or dollar-quoted body; len when there is none. */
+size_t sqlnorm_stmt_len(const char *sql, size_t len);
+
+/* 64-bit hash of arbitrary bytes (used for the raw-text cache and interned strings). */
+uint64_t sqlnorm_hash(const void *data, size_t len);
+
+#endif

@@ -1,0 +1,134 @@
+/* wire.h: the agent -> exporter protocol. The one definition both sides compile against. */
+#ifndef DBPROBE_WIRE_H
+#define DBPROBE_WIRE_H
+
+#include <stdint.h>
+
+/*
+ * Transport: a SOCK_SEQPACKET Unix socket, so the kernel keeps message boundaries and one send()
+ * is one frame; a frame is never split or merged, which keeps the exporter's parser stateless.
+ *
+ * Byte order and layout: agent and exporter always run on the same host, so every integer is in
+ * host byte order with natural alignment. Every record is length-prefixed and its length is a
+ * multiple of 8, so the record after it stays aligned. Variable-length strings follow a record's
+ * fixed part, back to back, unterminated; the lengths are in the fixed part.
+ *
+ * Interning: texts (normalized queries, namespaces, error names) are sent once per connection in
+ * a QUERY or STRING record and referred to afterwards by a 64-bit id. An id is only meaningful
+ * within the connection that defined it. A CALL that names an id not yet defined on its
+ * connection is malformed.
+ *
+ * A connection starts with exactly one HELLO record; anything else first is malformed.
+ * The exporter rejects (closes and counts) any frame whose magic, version or lengths are wrong.
+ */
+
+#define DBP_WIRE_MAGIC 0x31504244u /* "DBP1" read as a little-endian u32 */
+#define DBP_WIRE_VERSION 1u
+#define DBP_FRAME_MAX 65536u /* bytes in one frame, header included */
+#define DBP_TEXT_MAX 8192u   /* longest query text sent; longer ones are cut (flag TRUNCATED) */
+#define DBP_STRING_MAX 4096u /* longest namespace, error name, path or service name */
+
+struct dbp_frame_hdr {
+	uint32_t magic;   /* DBP_WIRE_MAGIC */
+	uint16_t version; /* DBP_WIRE_VERSION */
+	uint16_t flags;   /* reserved, 0 */
+};
+
+struct dbp_rec_hdr {
+	uint16_t type;  /* enum dbp_rec_type */
+	uint16_t flags; /* per type */
+	uint32_t len;   /* whole record including this header; multiple of 8 */
+};
+
+enum dbp_rec_type {
+	DBP_REC_HELLO = 1,
+	DBP_REC_QUERY = 2,
+	DBP_REC_STRING = 3,
+	DBP_REC_CALL = 4,
+	DBP_REC_DROPS = 5,
+};
+
+/* Who is talking. Followed by exe (exe_len bytes) then service (service_len bytes). */
+struct dbp_hello {
+	struct dbp_rec_hdr h;
+	uint32_t pid;
+	uint32_t ppid;
+	uint64_t start_unix_ns; /* when the agent armed in this process (after fork: in the child) */
+	uint16_t exe_len;
+	uint16_t service_len;
+	uint32_t reserved;
+};
+
+#define DBP_QUERY_TRUNCATED 0x1 /* h.flags: the text was cut at DBP_TEXT_MAX */
+
+/* A query text. id is the fingerprint of the normalized text. Followed by text then summary. */
+struct dbp_query {
+	struct dbp_rec_hdr h;
+	uint64_t id;
+	uint32_t text_len;
+	uint16_t summary_len;
+	uint16_t reserved;
+};
+
+enum dbp_string_kind {
+	DBP_STR_NAMESPACE = 1,  /* db.namespace: SQLite file, database name */
+	DBP_STR_ERROR_TYPE = 2, /* error.type: SQLITE_CONSTRAINT_UNIQUE, 42P01, 1146 */
+};
+
+/* An interned string. Followed by len bytes. */
+struct dbp_string {
+	struct dbp_rec_hdr h;
+	uint64_t id;
+	uint16_t kind; /* enum dbp_string_kind */
+	uint16_t len;
+	uint32_t reserved;
+};
+
+enum dbp_db_system {
+	DBP_DB_NONE = 0,
+	DBP_DB_SQLITE = 1,
+	DBP_DB_POSTGRESQL = 2,
+	DBP_DB_MYSQL = 3,
+	DBP_DB_MARIADB = 4,
+	DBP_DB_SYSTEM_COUNT
+};
+
+#define DBP_CALL_ERROR 0x1 /* h.flags: the call failed; error_id names the error type */
+#define DBP_CALL_SLOW 0x2  /* h.flags: slower than the agent's DBPROBE_SLOW_MS */
+
+/* One database call (a statement execution, or a statement that failed to prepare). */
+struct dbp_call {
+	struct dbp_rec_hdr h;
+	uint64_t query_id;     /* a QUERY id defined on this connection */
+	uint64_t namespace_id; /* a STRING id (kind NAMESPACE), or 0 when unknown */
+	uint64_t error_id;     /* a STRING id (kind ERROR_TYPE) when DBP_CALL_ERROR, else 0 */
+	uint64_t start_unix_ns;
+	uint64_t duration_ns;
+	uint64_t rows_returned;
+	uint64_t rows_affected;
+	uint32_t tid;
+	uint8_t db_system; /* enum dbp_db_system */
+	uint8_t reserved[3];
+};
+
+enum dbp_drop_reason {
+	DBP_DROP_BUFFER_FULL = 0, /* a thread's buffer was full: the sender could not keep up */
+	DBP_DROP_NO_EXPORTER = 1, /* nothing was listening on the socket */
+	DBP_DROP_SEND_FAILED = 2, /* the connection broke with records in flight */
+	DBP_DROP_TEXT_CAP = 3,    /* too many distinct query texts: folded into one "other" entry */
+	DBP_DROP_REASON_COUNT
+};
+
+/* Records dropped since the previous DROPS record this process managed to send. */
+struct dbp_drops {
+	struct dbp_rec_hdr h;
+	uint64_t count[DBP_DROP_REASON_COUNT];
+};
+
+/* Records are padded to a multiple of 8 bytes. */
+static inline uint32_t dbp_pad8(uint32_t n)
+{
+	return (n + 7u) & ~7u;
+}
+
+#endif

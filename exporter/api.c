@@ -1,0 +1,189 @@
+/* api: the JSON endpoints, built with jansson. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "render.h"
+
+enum sort_key { SORT_TOTAL, SORT_CALLS, SORT_MEAN, SORT_P99, SORT_ERRORS };
+
+struct row {
+	const struct dbp_stmt *st;
+	double key;
+};
+
+struct collect {
+	struct row *rows;
+	size_t n, cap;
+	enum sort_key sort;
+};
+
+static void collect(struct dbp_hnode *n, void *arg)
+{
+	struct collect *c = arg;
+	const struct dbp_stmt *st = (const struct dbp_stmt *)n;
+	if (!st->calls)
+		return;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		struct row *r = realloc(c->rows, cap * sizeof *r);
+		if (!r)
+			return;
+		c->rows = r;
+		c->cap = cap;
+	}
+	double k = 0;
+	switch (c->sort) {
+	case SORT_TOTAL:
+		k = (double)st->total_ns;
+		break;
+	case SORT_CALLS:
+		k = (double)st->calls;
+		break;
+	case SORT_MEAN:
+		k = st->mean_ns;
+		break;
+	case SORT_P99:
+		k = dbp_sketch_quantile(&st->sketch, 0.99);
+		break;
+	case SORT_ERRORS:
+		k = (double)st->errors;
+		break;
+	}
+	c->rows[c->n++] = (struct row){st, k};
+}
+
+static int by_key_desc(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? 1 : -1;
+	/* Ties in a stable, meaningful order: the busier statement first, then the id. */
+	if (x->st->calls != y->st->calls)
+		return x->st->calls < y->st->calls ? 1 : -1;
+	return x->st->fingerprint < y->st->fingerprint ? -1 : 1;
+}
+
+static json_t *iso_time(uint64_t unix_ns)
+{
+	char ts[40];
+	time_t secs = (time_t)(unix_ns / 1000000000ull);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + n, sizeof ts - n, ".%03uZ", (unsigned)(unix_ns % 1000000000ull / 1000000));
+	return json_string(ts);
+}
+
+static json_t *stmt_json(const struct dbp_stmt *st)
+{
+	char fp[20];
+	snprintf(fp, sizeof fp, "%016llx", (unsigned long long)st->fingerprint);
+	json_t *o = json_object();
+	json_object_set_new(o, "fingerprint", json_string(fp));
+	json_object_set_new(o, "query", json_string(st->text));
+	json_object_set_new(o, "summary", json_string(st->summary));
+	json_object_set_new(o, "db_system", json_string(dbp_db_system_names[st->system]));
+	json_object_set_new(o, "db_namespace", json_string(st->ns));
+	json_object_set_new(o, "service", json_string(st->service));
+	json_object_set_new(o, "calls", json_integer((json_int_t)st->calls));
+	json_object_set_new(o, "errors", json_integer((json_int_t)st->errors));
+	json_object_set_new(o, "rows", json_integer((json_int_t)st->rows));
+	json_object_set_new(o, "total_ms", json_real((double)st->total_ns / 1e6));
+	json_object_set_new(o, "min_ms", json_real((double)st->min_ns / 1e6));
+	json_object_set_new(o, "max_ms", json_real((double)st->max_ns / 1e6));
+	json_object_set_new(o, "mean_ms", json_real(st->mean_ns / 1e6));
+	json_object_set_new(o, "stddev_ms", json_real(dbp_stmt_stddev_ns(st) / 1e6));
+	/* Quantiles come from the sketch; clamping to the exact extremes keeps them honest. */
+	static const struct {
+		const char *name;
+		double q;
+	} qs[] = {{"p50_ms", 0.5}, {"p95_ms", 0.95}, {"p99_ms", 0.99}};
+	for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+		double v = dbp_sketch_quantile(&st->sketch, qs[i].q);
+		if (v < (double)st->min_ns)
+			v = (double)st->min_ns;
+		if (v > (double)st->max_ns)
+			v = (double)st->max_ns;
+		json_object_set_new(o, qs[i].name, json_real(v / 1e6));
+	}
+	json_object_set_new(o, "first_seen", iso_time(st->first_seen_ns));
+	json_object_set_new(o, "last_seen", iso_time(st->last_seen_ns));
+	return o;
+}
+
+static void json_page(struct dbp_page *out, json_t *doc)
+{
+	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	out->content_type = "application/json";
+	if (!s) {
+		out->status = 500;
+		dbp_buf_puts(&out->body, "{\"error\":\"out of memory\"}\n");
+		return;
+	}
+	dbp_buf_puts(&out->body, s);
+	dbp_buf_puts(&out->body, "\n");
+	free(s);
+	out->status = 200;
+}
+
+static void bad_request(struct dbp_page *out, const char *msg)
+{
+	json_t *o = json_pack("{s:s}", "error", msg);
+	json_page(out, o);
+	out->status = 400;
+}
+
+void dbp_render_queries(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out)
+{
+	static const char *const names[] = {"total", "calls", "mean", "p99", "errors"};
+	struct collect c = {.sort = SORT_TOTAL};
+	const char *sort = r->arg(r, "sort"), *limit_s = r->arg(r, "limit");
+	if (sort) {
+		size_t i;
+		for (i = 0; i < sizeof names / sizeof names[0]; i++)
+			if (!strcmp(sort, names[i]))
+				break;
+		if (i == sizeof names / sizeof names[0]) {
+			bad_request(out, "sort must be one of total, calls, mean, p99, errors");
+			return;
+		}
+		c.sort = (enum sort_key)i;
+	}
+	long limit = 100;
+	if (limit_s) {
+		char *end;
+		limit = strtol(limit_s, &end, 10);
+		if (!*limit_s || *end || limit < 1 || limit > 100000) {
+			bad_request(out, "limit must be a whole number from 1 to 100000");
+			return;
+		}
+	}
+	json_t *arr = json_array();
+	pthread_mutex_lock(&s->lock);
+	dbp_htab_each(&s->stmts, collect, &c);
+	qsort(c.rows, c.n, sizeof *c.rows, by_key_desc);
+	for (size_t i = 0; i < c.n && i < (size_t)limit; i++)
+		json_array_append_new(arr, stmt_json(c.rows[i].st));
+	size_t total = c.n;
+	pthread_mutex_unlock(&s->lock);
+	free(c.rows);
+	json_t *doc = json_object();
+	json_object_set_new(doc, "sort", json_string(names[c.sort]));
+	json_object_set_new(doc, "total", json_integer((json_int_t)total));
+	json_object_set_new(doc, "queries", arr);
+	json_page(out, doc);
+}
+
+void dbp_render_healthz(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out)
+{
+	(void)r;
+	pthread_mutex_lock(&s->lock);
+	json_t *doc = json_pack("{s:s, s:I, s:I}", "status", "ok", "agents_connected",
+				(json_int_t)s->agents_connected, "calls_received",
+				(json_int_t)s->calls);
+	pthread_mutex_unlock(&s->lock);
+	json_page(out, doc);
+}

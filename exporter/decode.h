@@ -1,0 +1,33 @@
+/* decode: validates a wire frame (agent/wire.h) and hands out its records. Trusts nothing. */
+#ifndef DBPROBE_DECODE_H
+#define DBPROBE_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+/* Views into the frame buffer: valid until the buffer is reused. Strings are not terminated. */
+struct dbp_str_view {
+	const char *p;
+	size_t len;
+};
+
+struct dbp_decode_ops {
+	int (*hello)(void *ctx, const struct dbp_hello *h, struct dbp_str_view exe,
+		     struct dbp_str_view service);
+	int (*query)(void *ctx, const struct dbp_query *q, struct dbp_str_view text,
+		     struct dbp_str_view summary);
+	int (*string)(void *ctx, const struct dbp_string *s, struct dbp_str_view str);
+	int (*call)(void *ctx, const struct dbp_call *c);
+	int (*drops)(void *ctx, const struct dbp_drops *d);
+};
+
+/* Walks every record of buf[0..len). Each callback returns 0 to go on, -1 to reject the frame.
+ * Returns 0, or -1 with a static reason in *why (bad magic, truncated record, ...). The frame is
+ * checked whole before any callback runs, so a rejected frame has no partial effect, except
+ * where a callback itself rejects. Records of unknown types are skipped (newer agents). */
+int dbp_decode_frame(const void *buf, size_t len, const struct dbp_decode_ops *ops, void *ctx,
+		     const char **why);
+
+#endif

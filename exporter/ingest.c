@@ -1,0 +1,424 @@
+/* ingest: the Unix socket agents connect to; decodes their frames into the store. */
+#include "ingest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "decode.h"
+#include "idmap.h"
+#include "slowlog.h"
+
+#define MAX_EVENTS 64
+#define FRAMES_PER_WAKE 64 /* per connection per wake-up: one busy agent cannot starve others */
+#define CACHE_SLOTS 1024
+
+/* What a connection's CALL resolves to, cached by its ids: most calls repeat a few keys. */
+struct call_cache {
+	uint64_t qid, nsid, errid;
+	uint8_t system, valid;
+	struct dbp_stmt *stmt;
+	struct dbp_series *series;
+};
+
+struct qtext {
+	const char *text, *summary; /* interned */
+};
+
+struct conn {
+	int fd;
+	int hello;
+	uint32_t pid;
+	const char *service, *exe; /* interned */
+	struct dbp_idmap queries;  /* id -> struct qtext * */
+	struct dbp_idmap strings;  /* (id, kind) -> interned string */
+	struct call_cache cache[CACHE_SLOTS];
+	struct dbp_ingest *in;
+};
+
+struct dbp_ingest {
+	int lfd, efd;
+	char path[108];
+	struct dbp_store *store;
+	struct dbp_slowlog *slowlog;
+	uint64_t *buf; /* one frame plus a byte: 8-aligned for in-place record access */
+};
+
+/* Prometheus and JSON both need UTF-8: agents send what programs gave them. */
+static const char *intern_utf8(struct dbp_store *s, const char *p, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		unsigned char c = (unsigned char)p[i];
+		size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		if (!n || i + n > len || !c)
+			break;
+		size_t k = 1;
+		while (k < n && ((unsigned char)p[i + k] >> 6) == 2)
+			k++;
+		if (k < n)
+			break;
+		i += n;
+	}
+	if (i == len)
+		return dbp_store_intern(s, p, len);
+	char *copy = malloc(len);
+	if (!copy)
+		return "";
+	for (size_t j = 0; j < len; j++) {
+		unsigned char c = (unsigned char)p[j];
+		copy[j] = c && c < 0x80 ? (char)c : '?';
+	}
+	const char *r = dbp_store_intern(s, copy, len);
+	free(copy);
+	return r;
+}
+
+static int on_hello(void *ctx, const struct dbp_hello *h, struct dbp_str_view exe,
+		    struct dbp_str_view service)
+{
+	struct conn *c = ctx;
+	if (c->hello)
+		return -1; /* exactly one per connection */
+	c->hello = 1;
+	c->pid = h->pid;
+	c->exe = intern_utf8(c->in->store, exe.p, exe.len);
+	c->service = intern_utf8(c->in->store, service.p, service.len);
+	return 0;
+}
+
+static int on_query(void *ctx, const struct dbp_query *q, struct dbp_str_view text,
+		    struct dbp_str_view summary)
+{
+	struct conn *c = ctx;
+	if (!c->hello)
+		return -1;
+	struct qtext *qt = dbp_idmap_get(&c->queries, q->id);
+	if (!qt) {
+		qt = malloc(sizeof *qt);
+		if (!qt || dbp_idmap_put(&c->queries, q->id, qt) < 0) {
+			free(qt);
+			return -1;
+		}
+	}
+	qt->text = intern_utf8(c->in->store, text.p, text.len);
+	qt->summary = intern_utf8(c->in->store, summary.p, summary.len);
+	return 0;
+}
+
+static uint64_t string_key(uint64_t id, uint16_t kind)
+{
+	return id * 4 + kind; /* kinds are 1 and 2: ids of different kinds never collide */
+}
+
+static int on_string(void *ctx, const struct dbp_string *s, struct dbp_str_view str)
+{
+	struct conn *c = ctx;
+	if (!c->hello || s->kind < DBP_STR_NAMESPACE || s->kind > DBP_STR_ERROR_TYPE)
+		return -1;
+	const char *v = intern_utf8(c->in->store, str.p, str.len);
+	return dbp_idmap_put(&c->strings, string_key(s->id, s->kind), (void *)v);
+}
+
+static int on_call(void *ctx, const struct dbp_call *call)
+{
+	struct conn *c = ctx;
+	struct dbp_store *st = c->in->store;
+	if (!c->hello || call->db_system >= DBP_DB_SYSTEM_COUNT)
+		return -1;
+	uint64_t errid = call->h.flags & DBP_CALL_ERROR ? call->error_id : 0;
+	size_t slot = (size_t)((call->query_id ^ call->namespace_id * 31 ^ errid * 17) %
+			       CACHE_SLOTS);
+	struct call_cache *cc = &c->cache[slot];
+	st->records++;
+	st->calls++;
+	if (!(cc->valid && cc->qid == call->query_id && cc->nsid == call->namespace_id &&
+	      cc->errid == errid && cc->system == call->db_system)) {
+		struct qtext *qt = dbp_idmap_get(&c->queries, call->query_id);
+		const char *ns = call->namespace_id
+					 ? dbp_idmap_get(&c->strings,
+							 string_key(call->namespace_id,
+								    DBP_STR_NAMESPACE))
+					 : dbp_store_intern(st, "", 0);
+		const char *err = errid ? dbp_idmap_get(&c->strings,
+							 string_key(errid, DBP_STR_ERROR_TYPE))
+					: NULL;
+		if (!qt || !ns || (errid && !err))
+			return -1; /* an id this connection never defined */
+		*cc = (struct call_cache){
+			.qid = call->query_id,
+			.nsid = call->namespace_id,
+			.errid = errid,
+			.system = call->db_system,
+			.valid = 1,
+			.stmt = dbp_store_stmt(st, c->service, call->db_system, ns, call->query_id,
+					       qt->text, qt->summary),
+		};
+		/* Folded statements keep their own summary out of the series: cardinality. */
+		const char *summary = cc->stmt && cc->stmt->fingerprint == DBP_OTHER_FINGERPRINT
+					      ? cc->stmt->summary
+					      : qt->summary;
+		cc->series = dbp_store_series(st, c->service, call->db_system, ns, summary, err);
+	}
+	dbp_store_observe(cc->stmt, cc->series, call);
+	if (dbp_slowlog_wants(c->in->slowlog, call) && cc->stmt) {
+		struct dbp_slow_call sc = {
+			.service = c->service,
+			.exe = c->exe,
+			.ns = cc->stmt->ns,
+			.text = cc->stmt->text,
+			.summary = cc->stmt->summary,
+			.error_type = cc->series ? cc->series->error_type : NULL,
+			.pid = c->pid,
+			.call = call,
+		};
+		dbp_slowlog_write(c->in->slowlog, &sc);
+	}
+	return 0;
+}
+
+static int on_drops(void *ctx, const struct dbp_drops *d)
+{
+	struct conn *c = ctx;
+	if (!c->hello)
+		return -1;
+	c->in->store->records++;
+	for (int i = 0; i < DBP_DROP_REASON_COUNT; i++)
+		c->in->store->agent_drops[i] += d->count[i];
+	return 0;
+}
+
+static int on_hello_counted(void *ctx, const struct dbp_hello *h, struct dbp_str_view exe,
+			    struct dbp_str_view service)
+{
+	struct conn *c = ctx;
+	c->in->store->records++;
+	return on_hello(ctx, h, exe, service);
+}
+
+static int on_query_counted(void *ctx, const struct dbp_query *q, struct dbp_str_view t,
+			    struct dbp_str_view s)
+{
+	struct conn *c = ctx;
+	c->in->store->records++;
+	return on_query(ctx, q, t, s);
+}
+
+static int on_string_counted(void *ctx, const struct dbp_string *s, struct dbp_str_view v)
+{
+	struct conn *c = ctx;
+	c->in->store->records++;
+	return on_string(ctx, s, v);
+}
+
+static const struct dbp_decode_ops ops = {
+	.hello = on_hello_counted,
+	.query = on_query_counted,
+	.string = on_string_counted,
+	.call = on_call,
+	.drops = on_drops,
+};
+
+static void conn_free_qtext(uint64_t id, void *v, void *arg)
+{
+	(void)id;
+	(void)arg;
+	free(v);
+}
+
+static void conn_close(struct dbp_ingest *in, struct conn *c)
+{
+	epoll_ctl(in->efd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	pthread_mutex_lock(&in->store->lock);
+	in->store->agents_connected--;
+	pthread_mutex_unlock(&in->store->lock);
+	dbp_idmap_each(&c->queries, conn_free_qtext, NULL);
+	dbp_idmap_free(&c->queries);
+	dbp_idmap_free(&c->strings);
+	free(c);
+}
+
+/* Reads what the connection has. Returns -1 when it must be closed. */
+static int conn_read(struct dbp_ingest *in, struct conn *c)
+{
+	for (int i = 0; i < FRAMES_PER_WAKE; i++) {
+		/* MSG_TRUNC makes recv report the real size of a datagram larger than the buffer. */
+		ssize_t n = recv(c->fd, in->buf, DBP_FRAME_MAX + 8, MSG_DONTWAIT | MSG_TRUNC);
+		if (n == 0)
+			return -1;
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+		pthread_mutex_lock(&in->store->lock);
+		int bad = 0;
+		if ((size_t)n > DBP_FRAME_MAX) {
+			in->store->decode_errors[DBP_DECODE_OVERSIZED]++;
+			fprintf(stderr, "dbprobe-exporter: pid %u sent a %zd-byte frame (limit %u); "
+					"connection dropped\n",
+				c->pid, n, DBP_FRAME_MAX);
+			bad = 1;
+		} else {
+			const char *why;
+			if (dbp_decode_frame(in->buf, (size_t)n, &ops, c, &why) < 0) {
+				in->store->decode_errors[DBP_DECODE_MALFORMED]++;
+				fprintf(stderr, "dbprobe-exporter: malformed frame from pid %u (%s); "
+						"connection dropped\n",
+					c->pid, why);
+				bad = 1;
+			}
+		}
+		pthread_mutex_unlock(&in->store->lock);
+		if (bad)
+			return -1;
+	}
+	return 0;
+}
+
+static int path_has_live_listener(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	strncpy(sa.sun_path, path, sizeof sa.sun_path - 1);
+	int live = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	close(fd);
+	return live;
+}
+
+struct dbp_ingest *dbp_ingest_open(const struct dbp_ingest_opts *o, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(o->socket_path) >= sizeof sa.sun_path) {
+		snprintf(err, errlen, "socket path %s is longer than %zu bytes", o->socket_path,
+			 sizeof sa.sun_path - 1);
+		return NULL;
+	}
+	strcpy(sa.sun_path, o->socket_path);
+	struct stat sb;
+	if (lstat(o->socket_path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			snprintf(err, errlen, "%s exists and is not a socket; not touching it",
+				 o->socket_path);
+			return NULL;
+		}
+		if (path_has_live_listener(o->socket_path)) {
+			snprintf(err, errlen,
+				 "another exporter is already listening on %s; stop it first or "
+				 "use --socket",
+				 o->socket_path);
+			return NULL;
+		}
+		unlink(o->socket_path); /* stale: left by an exporter that died */
+	}
+	struct dbp_ingest *in = calloc(1, sizeof *in);
+	if (!in) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	in->buf = aligned_alloc(8, DBP_FRAME_MAX + 8);
+	in->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	in->efd = epoll_create1(EPOLL_CLOEXEC);
+	if (!in->buf || in->lfd < 0 || in->efd < 0) {
+		snprintf(err, errlen, "cannot create sockets: %s", strerror(errno));
+		goto fail;
+	}
+	/* Agents of every user on the host may connect: the socket is the only door. */
+	mode_t old = umask(0);
+	int rc = bind(in->lfd, (struct sockaddr *)&sa, sizeof sa);
+	umask(old);
+	if (rc < 0 || listen(in->lfd, 256) < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", o->socket_path, strerror(errno));
+		goto fail;
+	}
+	strcpy(in->path, o->socket_path);
+	in->store = o->store;
+	in->slowlog = o->slowlog;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+	epoll_ctl(in->efd, EPOLL_CTL_ADD, in->lfd, &ev);
+	return in;
+fail:
+	if (in->lfd >= 0)
+		close(in->lfd);
+	if (in->efd >= 0)
+		close(in->efd);
+	free(in->buf);
+	free(in);
+	return NULL;
+}
+
+static void accept_all(struct dbp_ingest *in)
+{
+	for (;;) {
+		int fd = accept4(in->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0)
+			return;
+		struct conn *c = calloc(1, sizeof *c);
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->in = in;
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+		if (epoll_ctl(in->efd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		pthread_mutex_lock(&in->store->lock);
+		in->store->agents_connected++;
+		in->store->connections_total++;
+		pthread_mutex_unlock(&in->store->lock);
+	}
+}
+
+void dbp_ingest_run(struct dbp_ingest *in, volatile int *stop, int stop_fd)
+{
+	if (stop_fd >= 0) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &in->path};
+		epoll_ctl(in->efd, EPOLL_CTL_ADD, stop_fd, &ev);
+	}
+	struct epoll_event evs[MAX_EVENTS];
+	while (!*stop) {
+		int n = epoll_wait(in->efd, evs, MAX_EVENTS, 200);
+		for (int i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+			if (p == NULL) {
+				accept_all(in);
+			} else if (p == &in->path) {
+				*stop = 1;
+			} else {
+				struct conn *c = p;
+				int rc = conn_read(in, c);
+				/* A hang-up is handled after the data: an exiting agent's last frames
+				 * still count. recv() reports EOF once they are read. */
+				if (rc == 0 && (evs[i].events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))) {
+					for (int k = 0; k < 4096 && rc == 0; k++)
+						rc = conn_read(in, c);
+					rc = -1;
+				}
+				if (rc < 0)
+					conn_close(in, c);
+			}
+		}
+	}
+}
+
+void dbp_ingest_close(struct dbp_ingest *in)
+{
+	/* Connections are closed by process exit; the socket file must go now. */
+	close(in->lfd);
+	close(in->efd);
+	unlink(in->path);
+	free(in->buf);
+	free(in);
+}

@@ -1,0 +1,127 @@
+/* prom: GET /metrics in the Prometheus text exposition format (version 0.0.4). */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "render.h"
+
+/* Label values escape backslash, double quote and newline; nothing else. */
+static void label(struct dbp_buf *b, const char *name, const char *v, int *first)
+{
+	dbp_buf_puts(b, *first ? "{" : ",");
+	*first = 0;
+	dbp_buf_puts(b, name);
+	dbp_buf_puts(b, "=\"");
+	for (const char *p = v; *p; p++) {
+		if (*p == '\\')
+			dbp_buf_puts(b, "\\\\");
+		else if (*p == '"')
+			dbp_buf_puts(b, "\\\"");
+		else if (*p == '\n')
+			dbp_buf_puts(b, "\\n");
+		else
+			dbp_buf_put(b, p, 1);
+	}
+	dbp_buf_puts(b, "\"");
+}
+
+static void series_labels(struct dbp_buf *b, const struct dbp_series *se, const char *le)
+{
+	int first = 1;
+	label(b, "service_name", se->service, &first);
+	label(b, "db_system_name", dbp_db_system_names[se->system], &first);
+	label(b, "db_namespace", se->ns, &first);
+	label(b, "db_query_summary", se->summary, &first);
+	if (se->error_type)
+		label(b, "error_type", se->error_type, &first);
+	if (le)
+		label(b, "le", le, &first);
+	dbp_buf_puts(b, "}");
+}
+
+static void write_series(struct dbp_hnode *n, void *arg)
+{
+	struct dbp_buf *b = arg;
+	const struct dbp_series *se = (const struct dbp_series *)n;
+	uint64_t cum = 0;
+	char le[32];
+	for (unsigned i = 0; i <= DBP_PROM_BUCKETS; i++) {
+		cum += se->buckets[i];
+		if (i < DBP_PROM_BUCKETS)
+			snprintf(le, sizeof le, "%g", dbp_prom_bounds[i]);
+		else
+			strcpy(le, "+Inf");
+		dbp_buf_puts(b, "db_client_operation_duration_seconds_bucket");
+		series_labels(b, se, le);
+		dbp_buf_printf(b, " %llu\n", (unsigned long long)cum);
+	}
+	dbp_buf_puts(b, "db_client_operation_duration_seconds_sum");
+	series_labels(b, se, NULL);
+	dbp_buf_printf(b, " %.9g\n", se->sum_s);
+	dbp_buf_puts(b, "db_client_operation_duration_seconds_count");
+	series_labels(b, se, NULL);
+	dbp_buf_printf(b, " %llu\n", (unsigned long long)se->count);
+}
+
+static void family(struct dbp_buf *b, const char *name, const char *type, const char *help)
+{
+	dbp_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static const char *const drop_reasons[DBP_DROP_REASON_COUNT] = {
+	[DBP_DROP_BUFFER_FULL] = "buffer_full",
+	[DBP_DROP_NO_EXPORTER] = "no_exporter",
+	[DBP_DROP_SEND_FAILED] = "send_failed",
+	[DBP_DROP_TEXT_CAP] = "text_cap",
+};
+
+static const char *const decode_reasons[DBP_DECODE_ERROR_COUNT] = {
+	[DBP_DECODE_MALFORMED] = "malformed",
+	[DBP_DECODE_OVERSIZED] = "oversized",
+};
+
+void dbp_render_metrics(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out)
+{
+	(void)r;
+	struct dbp_buf *b = &out->body;
+	out->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	pthread_mutex_lock(&s->lock);
+	family(b, "db_client_operation_duration_seconds", "histogram",
+	       "Duration of database client operations, as seen in the calling process.");
+	dbp_htab_each(&s->series, write_series, b);
+
+	family(b, "dbprobe_agents_connected", "gauge", "Agents connected right now.");
+	dbp_buf_printf(b, "dbprobe_agents_connected %llu\n",
+		       (unsigned long long)s->agents_connected);
+	family(b, "dbprobe_agent_connections_total", "counter",
+	       "Agent connections accepted since the exporter started.");
+	dbp_buf_printf(b, "dbprobe_agent_connections_total %llu\n",
+		       (unsigned long long)s->connections_total);
+	family(b, "dbprobe_records_received_total", "counter",
+	       "Wire records decoded from agents (calls, texts, handshakes, drop reports).");
+	dbp_buf_printf(b, "dbprobe_records_received_total %llu\n", (unsigned long long)s->records);
+	family(b, "dbprobe_calls_received_total", "counter", "Database calls received from agents.");
+	dbp_buf_printf(b, "dbprobe_calls_received_total %llu\n", (unsigned long long)s->calls);
+	family(b, "dbprobe_agent_drops_total", "counter",
+	       "Records agents dropped instead of blocking the program, by reason.");
+	for (int i = 0; i < DBP_DROP_REASON_COUNT; i++)
+		dbp_buf_printf(b, "dbprobe_agent_drops_total{reason=\"%s\"} %llu\n", drop_reasons[i],
+			       (unsigned long long)s->agent_drops[i]);
+	family(b, "dbprobe_decode_errors_total", "counter",
+	       "Frames rejected (their connection closed), by reason.");
+	for (int i = 0; i < DBP_DECODE_ERROR_COUNT; i++)
+		dbp_buf_printf(b, "dbprobe_decode_errors_total{reason=\"%s\"} %llu\n",
+			       decode_reasons[i], (unsigned long long)s->decode_errors[i]);
+	family(b, "dbprobe_fingerprints", "gauge", "Distinct statements tracked (the cap aside).");
+	dbp_buf_printf(b, "dbprobe_fingerprints %u\n", s->nfingerprints);
+	family(b, "dbprobe_fingerprints_folded_total", "counter",
+	       "Distinct fingerprints folded into the \"other\" entry over the cap.");
+	dbp_buf_printf(b, "dbprobe_fingerprints_folded_total %llu\n",
+		       (unsigned long long)s->folded_fingerprints);
+	family(b, "dbprobe_exporter_start_time_seconds", "gauge",
+	       "Unix time the exporter started.");
+	dbp_buf_printf(b, "dbprobe_exporter_start_time_seconds %.3f\n",
+		       (double)s->start_unix_ns / 1e9);
+	pthread_mutex_unlock(&s->lock);
+	out->status = 200;
+}

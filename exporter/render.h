@@ -1,0 +1,32 @@
+/* render: the pages the exporter serves, behind one table the HTTP layer dispatches on. */
+#ifndef DBPROBE_RENDER_H
+#define DBPROBE_RENDER_H
+
+#include "buf.h"
+#include "store.h"
+
+struct dbp_request {
+	const char *path;
+	/* Query-string argument, or NULL. */
+	const char *(*arg)(const struct dbp_request *r, const char *name);
+	void *impl;
+};
+
+struct dbp_page {
+	int status;               /* HTTP status */
+	const char *content_type; /* static */
+	struct dbp_buf body;
+};
+
+struct dbp_route {
+	const char *path;
+	void (*render)(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
+};
+
+/* Implemented in prom.c and api.c. */
+void dbp_render_metrics(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
+void dbp_render_queries(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
+void dbp_render_healthz(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
+
+
+#endif

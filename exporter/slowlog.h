@@ -1,0 +1,26 @@
+/* slowlog: slow calls as JSON lines, one object per call. */
+#ifndef DBPROBE_SLOWLOG_H
+#define DBPROBE_SLOWLOG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store.h"
+
+struct dbp_slowlog {
+	FILE *out;
+	int64_t threshold_ns; /* -1: follow the agent's DBPROBE_SLOW_MS flag */
+	uint64_t written;
+};
+
+struct dbp_slow_call {
+	const char *service, *exe, *ns, *text, *summary, *error_type; /* error_type may be NULL */
+	uint32_t pid;
+	const struct dbp_call *call;
+};
+
+/* Whether this call goes to the log. */
+int dbp_slowlog_wants(const struct dbp_slowlog *l, const struct dbp_call *c);
+void dbp_slowlog_write(struct dbp_slowlog *l, const struct dbp_slow_call *sc);
+
+#endif

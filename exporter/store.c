@@ -1,0 +1,252 @@
+/* store: statistics per statement, Prometheus series, the exporter's counters. */
+#include "store.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *const dbp_db_system_names[DBP_DB_SYSTEM_COUNT] = {
+	[DBP_DB_NONE] = "",
+	[DBP_DB_SQLITE] = "sqlite",
+	[DBP_DB_POSTGRESQL] = "postgresql",
+	[DBP_DB_MYSQL] = "mysql",
+	[DBP_DB_MARIADB] = "mariadb",
+};
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	h *= 0xff51afd7ed558ccdull;
+	return h ^ (h >> 32);
+}
+
+static uint64_t hash_bytes(const char *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+	return h;
+}
+
+static void htab_grow(struct dbp_htab *t)
+{
+	size_t nb = t->nb ? t->nb * 2 : 256;
+	struct dbp_hnode **b = calloc(nb, sizeof *b);
+	if (!b)
+		return;
+	for (size_t i = 0; i < t->nb; i++) {
+		struct dbp_hnode *n = t->b[i];
+		while (n) {
+			struct dbp_hnode *next = n->next;
+			n->next = b[n->hash & (nb - 1)];
+			b[n->hash & (nb - 1)] = n;
+			n = next;
+		}
+	}
+	free(t->b);
+	t->b = b;
+	t->nb = nb;
+}
+
+static void htab_add(struct dbp_htab *t, struct dbp_hnode *n)
+{
+	if (t->n >= t->nb)
+		htab_grow(t);
+	if (!t->nb)
+		return;
+	n->next = t->b[n->hash & (t->nb - 1)];
+	t->b[n->hash & (t->nb - 1)] = n;
+	t->n++;
+}
+
+static struct dbp_hnode *htab_first(struct dbp_htab *t, uint64_t h)
+{
+	return t->nb ? t->b[h & (t->nb - 1)] : NULL;
+}
+
+void dbp_htab_each(struct dbp_htab *t, void (*fn)(struct dbp_hnode *, void *), void *arg)
+{
+	for (size_t i = 0; i < t->nb; i++)
+		for (struct dbp_hnode *n = t->b[i], *next; n; n = next) {
+			next = n->next;
+			fn(n, arg);
+		}
+}
+
+void dbp_store_init(struct dbp_store *s, unsigned max_fingerprints)
+{
+	memset(s, 0, sizeof *s);
+	pthread_mutex_init(&s->lock, NULL);
+	s->max_fingerprints = max_fingerprints;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s->start_unix_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void free_node(struct dbp_hnode *n, void *arg)
+{
+	(void)arg;
+	free(n);
+}
+
+static void free_stmt(struct dbp_hnode *n, void *arg)
+{
+	(void)arg;
+	dbp_sketch_free(&((struct dbp_stmt *)n)->sketch);
+	free(n);
+}
+
+void dbp_store_free(struct dbp_store *s)
+{
+	dbp_htab_each(&s->stmts, free_stmt, NULL);
+	dbp_htab_each(&s->series, free_node, NULL);
+	dbp_htab_each(&s->strings, free_node, NULL);
+	dbp_htab_each(&s->folded, free_node, NULL);
+	free(s->stmts.b);
+	free(s->series.b);
+	free(s->strings.b);
+	free(s->folded.b);
+	pthread_mutex_destroy(&s->lock);
+}
+
+struct istr {
+	struct dbp_hnode node;
+	size_t len;
+	char s[];
+};
+
+const char *dbp_store_intern(struct dbp_store *s, const char *p, size_t len)
+{
+	uint64_t h = hash_bytes(p, len);
+	for (struct dbp_hnode *n = htab_first(&s->strings, h); n; n = n->next) {
+		struct istr *is = (struct istr *)n;
+		if (n->hash == h && is->len == len && !memcmp(is->s, p, len))
+			return is->s;
+	}
+	struct istr *is = malloc(sizeof *is + len + 1);
+	if (!is)
+		return "";
+	is->node.hash = h;
+	is->len = len;
+	memcpy(is->s, p, len);
+	is->s[len] = 0;
+	htab_add(&s->strings, &is->node);
+	return is->s;
+}
+
+static struct dbp_stmt *stmt_find(struct dbp_store *s, uint64_t h, const char *service,
+				  uint8_t system, const char *ns, uint64_t fp)
+{
+	for (struct dbp_hnode *n = htab_first(&s->stmts, h); n; n = n->next) {
+		struct dbp_stmt *st = (struct dbp_stmt *)n;
+		if (n->hash == h && st->fingerprint == fp && st->service == service &&
+		    st->ns == ns && st->system == system)
+			return st;
+	}
+	return NULL;
+}
+
+static void note_folded(struct dbp_store *s, uint64_t fp)
+{
+	uint64_t h = mix(0, fp);
+	for (struct dbp_hnode *n = htab_first(&s->folded, h); n; n = n->next)
+		if (n->hash == h)
+			return;
+	struct dbp_hnode *n = calloc(1, sizeof *n);
+	if (!n)
+		return;
+	n->hash = h;
+	htab_add(&s->folded, n);
+	s->folded_fingerprints++;
+}
+
+struct dbp_stmt *dbp_store_stmt(struct dbp_store *s, const char *service, uint8_t system,
+				const char *ns, uint64_t fp, const char *text, const char *summary)
+{
+	uint64_t h = mix(mix(mix(mix(0, (uintptr_t)service), system), (uintptr_t)ns), fp);
+	struct dbp_stmt *st = stmt_find(s, h, service, system, ns, fp);
+	if (st)
+		return st;
+	if (s->nfingerprints >= s->max_fingerprints && fp != DBP_OTHER_FINGERPRINT) {
+		note_folded(s, fp);
+		return dbp_store_stmt(s, service, system, ns, DBP_OTHER_FINGERPRINT,
+				      dbp_store_intern(s, "(other)", 7),
+				      dbp_store_intern(s, "other", 5));
+	}
+	st = calloc(1, sizeof *st);
+	if (!st)
+		return NULL;
+	st->node.hash = h;
+	st->service = service;
+	st->system = system;
+	st->ns = ns;
+	st->fingerprint = fp;
+	st->text = text;
+	st->summary = summary;
+	st->min_ns = UINT64_MAX;
+	htab_add(&s->stmts, &st->node);
+	if (fp != DBP_OTHER_FINGERPRINT)
+		s->nfingerprints++;
+	return st;
+}
+
+struct dbp_series *dbp_store_series(struct dbp_store *s, const char *service, uint8_t system,
+				    const char *ns, const char *summary, const char *err)
+{
+	uint64_t h = mix(mix(mix(mix(mix(1, (uintptr_t)service), system), (uintptr_t)ns),
+			     (uintptr_t)summary),
+			 (uintptr_t)err);
+	for (struct dbp_hnode *n = htab_first(&s->series, h); n; n = n->next) {
+		struct dbp_series *se = (struct dbp_series *)n;
+		if (n->hash == h && se->service == service && se->system == system &&
+		    se->ns == ns && se->summary == summary && se->error_type == err)
+			return se;
+	}
+	struct dbp_series *se = calloc(1, sizeof *se);
+	if (!se)
+		return NULL;
+	se->node.hash = h;
+	se->service = service;
+	se->system = system;
+	se->ns = ns;
+	se->summary = summary;
+	se->error_type = err;
+	htab_add(&s->series, &se->node);
+	return se;
+}
+
+void dbp_store_observe(struct dbp_stmt *st, struct dbp_series *se, const struct dbp_call *c)
+{
+	uint64_t d = c->duration_ns;
+	if (st) {
+		st->calls++;
+		if (c->h.flags & DBP_CALL_ERROR)
+			st->errors++;
+		/* pg_stat_statements' rows: retrieved or affected. */
+		st->rows += c->rows_returned + c->rows_affected;
+		st->total_ns += d;
+		if (d < st->min_ns)
+			st->min_ns = d;
+		if (d > st->max_ns)
+			st->max_ns = d;
+		double delta = (double)d - st->mean_ns;
+		st->mean_ns += delta / (double)st->calls;
+		st->m2 += delta * ((double)d - st->mean_ns);
+		if (!st->first_seen_ns || c->start_unix_ns < st->first_seen_ns)
+			st->first_seen_ns = c->start_unix_ns;
+		if (c->start_unix_ns + d > st->last_seen_ns)
+			st->last_seen_ns = c->start_unix_ns + d;
+		dbp_sketch_add(&st->sketch, d);
+	}
+	if (se) {
+		se->buckets[dbp_prom_bucket(d)]++;
+		se->count++;
+		se->sum_s += (double)d / 1e9;
+	}
+}
+
+double dbp_stmt_stddev_ns(const struct dbp_stmt *st)
+{
+	return st->calls ? sqrt(st->m2 / (double)st->calls) : 0;
+}

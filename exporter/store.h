@@ -1,0 +1,88 @@
+/* store: statistics per (service, system, namespace, fingerprint), as pg_stat_statements keeps
+ * them, the Prometheus series per (service, system, namespace, summary, error type), and the
+ * exporter's own counters. One lock; ingest holds it per frame, readers per request. */
+#ifndef DBPROBE_STORE_H
+#define DBPROBE_STORE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "hist.h"
+#include "wire.h"
+
+struct dbp_hnode {
+	struct dbp_hnode *next;
+	uint64_t hash;
+};
+
+struct dbp_htab {
+	struct dbp_hnode **b;
+	size_t nb, n;
+};
+
+struct dbp_stmt {
+	struct dbp_hnode node;
+	const char *service; /* interned: compared by pointer */
+	const char *ns;
+	uint8_t system;
+	uint64_t fingerprint;
+	const char *text;
+	const char *summary;
+	uint64_t calls, errors, rows;
+	uint64_t total_ns, min_ns, max_ns;
+	double mean_ns, m2; /* Welford's running mean and sum of squared deviations */
+	uint64_t first_seen_ns, last_seen_ns; /* Unix time */
+	struct dbp_sketch sketch;
+};
+
+struct dbp_series {
+	struct dbp_hnode node;
+	const char *service, *ns, *summary, *error_type; /* interned; error_type NULL on success */
+	uint8_t system;
+	uint64_t buckets[DBP_PROM_BUCKETS + 1]; /* per bucket, not cumulative; last is +Inf */
+	uint64_t count;
+	double sum_s;
+};
+
+enum dbp_decode_error { DBP_DECODE_MALFORMED, DBP_DECODE_OVERSIZED, DBP_DECODE_ERROR_COUNT };
+
+struct dbp_store {
+	pthread_mutex_t lock;
+	struct dbp_htab stmts, series, strings, folded;
+	unsigned max_fingerprints;
+	unsigned nfingerprints; /* distinct (service, system, ns, fingerprint) keys, "other" aside */
+	uint64_t records, calls;
+	uint64_t agent_drops[DBP_DROP_REASON_COUNT];
+	uint64_t decode_errors[DBP_DECODE_ERROR_COUNT];
+	uint64_t folded_fingerprints; /* distinct fingerprints folded into "other" */
+	uint64_t agents_connected, connections_total;
+	uint64_t start_unix_ns;
+};
+
+#define DBP_OTHER_FINGERPRINT 0ull /* never a real fingerprint (sqlnorm never yields 0) */
+
+extern const char *const dbp_db_system_names[DBP_DB_SYSTEM_COUNT];
+
+void dbp_store_init(struct dbp_store *s, unsigned max_fingerprints);
+void dbp_store_free(struct dbp_store *s);
+
+/* An interned copy of s[0..len): the same pointer for the same bytes, NUL-terminated. */
+const char *dbp_store_intern(struct dbp_store *s, const char *p, size_t len);
+
+/* Find or create. Over the fingerprint cap, new keys land in one "other" entry per
+ * (service, system, namespace) and are counted. Never NULL unless out of memory. */
+struct dbp_stmt *dbp_store_stmt(struct dbp_store *s, const char *service, uint8_t system,
+				const char *ns, uint64_t fingerprint, const char *text,
+				const char *summary);
+struct dbp_series *dbp_store_series(struct dbp_store *s, const char *service, uint8_t system,
+				    const char *ns, const char *summary, const char *error_type);
+
+/* Adds one call to both aggregates (either may be NULL). */
+void dbp_store_observe(struct dbp_stmt *st, struct dbp_series *se, const struct dbp_call *c);
+
+double dbp_stmt_stddev_ns(const struct dbp_stmt *st);
+
+/* Iteration helper: calls fn on every node of a table. */
+void dbp_htab_each(struct dbp_htab *t, void (*fn)(struct dbp_hnode *, void *), void *arg);
+
+#endif

@@ -1,0 +1,647 @@
+/* sqlite shim: the sqlite3 hook table and wrappers. One record per statement execution. */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "clock.h"
+#include "intern.h"
+#include "ptrmap.h"
+#include "resolve.h"
+#include "ring.h"
+#include "sqlite_errors.h"
+#include "sqlnorm.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* ---- the real functions ---------------------------------------------------------------- */
+
+static const char *const sonames[] = {"libsqlite3.so.0", "libsqlite3.so", NULL};
+
+#define REAL_FUNCS(X)                                                                          \
+	X(int, sqlite3_open, (const char *, sqlite3 **))                                       \
+	X(int, sqlite3_open16, (const void *, sqlite3 **))                                     \
+	X(int, sqlite3_open_v2, (const char *, sqlite3 **, int, const char *))                 \
+	X(int, sqlite3_prepare, (sqlite3 *, const char *, int, sqlite3_stmt **, const char **)) \
+	X(int, sqlite3_prepare_v2,                                                             \
+	  (sqlite3 *, const char *, int, sqlite3_stmt **, const char **))                      \
+	X(int, sqlite3_prepare_v3,                                                             \
+	  (sqlite3 *, const char *, int, unsigned, sqlite3_stmt **, const char **))            \
+	X(int, sqlite3_prepare16, (sqlite3 *, const void *, int, sqlite3_stmt **, const void **)) \
+	X(int, sqlite3_prepare16_v2,                                                           \
+	  (sqlite3 *, const void *, int, sqlite3_stmt **, const void **))                      \
+	X(int, sqlite3_prepare16_v3,                                                           \
+	  (sqlite3 *, const void *, int, unsigned, sqlite3_stmt **, const void **))            \
+	X(int, sqlite3_step, (sqlite3_stmt *))                                                 \
+	X(int, sqlite3_reset, (sqlite3_stmt *))                                                \
+	X(int, sqlite3_finalize, (sqlite3_stmt *))                                             \
+	X(int, sqlite3_exec, (sqlite3 *, const char *, sqlite3_callback, void *, char **))      \
+	X(int, sqlite3_close, (sqlite3 *))                                                     \
+	X(int, sqlite3_close_v2, (sqlite3 *))                                                  \
+	X(int, sqlite3_trace_v2,                                                               \
+	  (sqlite3 *, unsigned, int (*)(unsigned, void *, void *, void *), void *))            \
+	X(void *, sqlite3_trace, (sqlite3 *, void (*)(void *, const char *), void *))           \
+	X(void *, sqlite3_profile,                                                             \
+	  (sqlite3 *, void (*)(void *, const char *, sqlite3_uint64), void *))                 \
+	X(const char *, sqlite3_sql, (sqlite3_stmt *))                                         \
+	X(sqlite3 *, sqlite3_db_handle, (sqlite3_stmt *))                                      \
+	X(const char *, sqlite3_db_filename, (sqlite3 *, const char *))                        \
+	X(int, sqlite3_stmt_readonly, (sqlite3_stmt *))                                        \
+	X(int, sqlite3_changes, (sqlite3 *))                                                   \
+	X(int, sqlite3_extended_errcode, (sqlite3 *))
+
+#define DECLARE(ret, name, args) static ret(*real_##name) args;
+REAL_FUNCS(DECLARE)
+#undef DECLARE
+
+/* Resolved all at once (from the first hook that runs, constructor or not); a library loaded
+ * later by dlopen is picked up by the next call that finds its pointer still NULL. */
+static void resolve_all(void)
+{
+#define RESOLVE(ret, name, args)                                                               \
+	if (!real_##name)                                                                      \
+		*(void **)&real_##name = dbp_resolve(#name, sonames);
+	REAL_FUNCS(RESOLVE)
+#undef RESOLVE
+}
+
+#define REAL(name, fail)                                                                       \
+	do {                                                                                   \
+		if (DBP_UNLIKELY(!real_##name)) {                                              \
+			resolve_all();                                                         \
+			if (!real_##name)                                                      \
+				return fail;                                                   \
+		}                                                                              \
+	} while (0)
+
+/* ---- per-connection and per-statement state -------------------------------------------- */
+
+struct db_info {
+	struct dbp_ptrmap_val hdr;
+	const struct dbp_str_ent *ns;
+	int app_traces; /* the program installed a trace or profile callback of its own */
+};
+
+struct stmt_info {
+	struct dbp_ptrmap_val hdr;
+	const struct dbp_query_ent *query;
+	const struct dbp_str_ent *ns;
+	sqlite3 *db;
+	uint64_t t0;
+	uint64_t rows;
+	int active;   /* between the first step and DONE / error / reset / finalize */
+	int readonly; /* sqlite3_changes() is stale after a read-only statement */
+};
+
+static struct dbp_ptrmap dbs = DBP_PTRMAP_INIT(struct db_info);
+static struct dbp_ptrmap stmts = DBP_PTRMAP_INIT(struct stmt_info);
+
+/* The statement a thread used last: a loop over one statement never probes the map. */
+static DBP_TLS sqlite3_stmt *tls_last_stmt;
+static DBP_TLS struct stmt_info *tls_last_info;
+
+static const struct dbp_str_ent *namespace_of(sqlite3 *db)
+{
+	struct db_info *di = dbp_ptrmap_get(&dbs, db);
+	if (di && di->ns)
+		return di->ns;
+	const char *file = real_sqlite3_db_filename ? real_sqlite3_db_filename(db, "main") : NULL;
+	/* SQLite reports in-memory and temporary databases with an empty file name. */
+	if (!file || !*file)
+		file = ":memory:";
+	const struct dbp_str_ent *ns = dbp_str_get(DBP_STR_NAMESPACE, file, strlen(file));
+	if (!di)
+		di = dbp_ptrmap_put(&dbs, db);
+	if (di)
+		di->ns = ns;
+	return ns;
+}
+
+static const struct dbp_str_ent *error_of(sqlite3 *db, int rc)
+{
+	int ext = real_sqlite3_extended_errcode && db ? real_sqlite3_extended_errcode(db) : rc;
+	/* The connection's code can be from another thread's call; the one we were handed wins. */
+	if ((ext & 0xff) != (rc & 0xff))
+		ext = rc;
+	const char *name = dbp_sqlite_error_name(ext);
+	return dbp_str_get(DBP_STR_ERROR_TYPE, name, strlen(name));
+}
+
+static struct stmt_info *stmt_track(sqlite3_stmt *st)
+{
+	const char *sql = real_sqlite3_sql ? real_sqlite3_sql(st) : NULL;
+	sqlite3 *db = real_sqlite3_db_handle ? real_sqlite3_db_handle(st) : NULL;
+	if (!sql || !db)
+		return NULL;
+	struct stmt_info *si = dbp_ptrmap_put(&stmts, st);
+	if (!si)
+		return NULL;
+	si->query = dbp_query_get(sql, strlen(sql));
+	si->ns = namespace_of(db);
+	si->db = db;
+	si->readonly = real_sqlite3_stmt_readonly ? real_sqlite3_stmt_readonly(st) : 1;
+	return si;
+}
+
+static struct stmt_info *stmt_find(sqlite3_stmt *st)
+{
+	struct stmt_info *si = tls_last_info;
+	if (DBP_LIKELY(tls_last_stmt == st && si && si->hdr.key == st))
+		return si;
+	si = dbp_ptrmap_get(&stmts, st);
+	if (!si) /* prepared before we were armed, or by a path we do not see */
+		si = stmt_track(st);
+	tls_last_stmt = st;
+	tls_last_info = si;
+	return si;
+}
+
+static void stmt_finish(struct stmt_info *si, int rc)
+{
+	uint64_t t1 = dbp_ticks();
+	int saved = errno;
+	struct dbp_rec r = {
+		.query = si->query,
+		.ns = si->ns,
+		.t0 = si->t0,
+		.dur = t1 - si->t0,
+		.rows = si->rows,
+		.db_system = DBP_DB_SQLITE,
+	};
+	if (rc == SQLITE_DONE || rc == SQLITE_OK) {
+		if (!si->readonly && real_sqlite3_changes)
+			r.affected = (uint64_t)real_sqlite3_changes(si->db);
+	} else {
+		r.flags = DBP_CALL_ERROR;
+		r.err = error_of(si->db, rc);
+	}
+	si->active = 0;
+	dbp_emit(&r);
+	errno = saved;
+}
+
+/* A statement that failed to prepare is one failed call: that is where SQLite reports most
+ * mistakes (syntax, missing table). Its text is the first statement of the input. */
+static void prepare_failed(sqlite3 *db, const char *sql, size_t len, int rc, uint64_t t0)
+{
+	uint64_t t1 = dbp_ticks();
+	int saved = errno;
+	len = sqlnorm_stmt_len(sql, len);
+	struct dbp_rec r = {
+		.query = dbp_query_get(sql, len),
+		.ns = namespace_of(db),
+		.err = error_of(db, rc),
+		.t0 = t0,
+		.dur = t1 - t0,
+		.db_system = DBP_DB_SQLITE,
+		.flags = DBP_CALL_ERROR,
+	};
+	dbp_emit(&r);
+	errno = saved;
+}
+
+static size_t utf8_len(const char *sql, int nbyte)
+{
+	return nbyte < 0 ? strlen(sql) : strnlen(sql, (size_t)nbyte);
+}
+
+/* UTF-16 input is narrowed for the failed-prepare text only (non-ASCII becomes '?'): a
+ * successful prepare is read back in UTF-8 through sqlite3_sql(). */
+static size_t narrow16(const void *sql, int nbyte, char *out, size_t cap)
+{
+	const uint16_t *s = sql;
+	size_t max = nbyte < 0 ? SIZE_MAX : (size_t)nbyte / 2, n = 0;
+	for (; n < max && n < cap && s[n]; n++)
+		out[n] = s[n] < 0x80 ? (char)s[n] : '?';
+	return n;
+}
+
+/* ---- hooks ----------------------------------------------------------------------------- */
+
+static void after_open(int rc, sqlite3 **pdb)
+{
+	if (rc == SQLITE_OK && pdb && *pdb) {
+		int saved = errno;
+		namespace_of(*pdb);
+		errno = saved;
+	}
+}
+
+EXPORT int sqlite3_open(const char *file, sqlite3 **pdb)
+{
+	REAL(sqlite3_open, SQLITE_ERROR);
+	if (!dbp_hook_enter(DBP_SHIM_SQLITE))
+		return real_sqlite3_open(file, pdb);
+	int rc = real_sqlite3_open(file, pdb);
+	after_open(rc, pdb);
+	dbp_hook_leave();
+	return rc;
+}
+
+EXPORT int sqlite3_open16(const void *file, sqlite3 **pdb)
+{
+	REAL(sqlite3_open16, SQLITE_ERROR);
+	if (!dbp_hook_enter(DBP_SHIM_SQLITE))
+		return real_sqlite3_open16(file, pdb);
+	int rc = real_sqlite3_open16(file, pdb);
+	after_open(rc, pdb);
+	dbp_hook_leave();
+	return rc;
+}
+
+EXPORT int sqlite3_open_v2(const char *file, sqlite3 **pdb, int flags, const char *vfs)
+{
+	REAL(sqlite3_open_v2, SQLITE_ERROR);
+	if (!dbp_hook_enter(DBP_SHIM_SQLITE))
+		return real_sqlite3_open_v2(file, pdb, flags, vfs);
+	int rc = real_sqlite3_open_v2(file, pdb, flags, vfs);
+	after_open(rc, pdb);
+	dbp_hook_leave();
+	return rc;
+}
+
+static void after_prepare(sqlite3 *db, int rc, sqlite3_stmt **pst, const char *sql8,
+			  size_t len8, uint64_t t0)
+{
+	if (rc == SQLITE_OK) {
+		if (pst && *pst) { /* NULL: the input was only whitespace or comments */
+			int saved = errno;
+			stmt_track(*pst);
+			errno = saved;
+		}
+	} else if (sql8) {
+		prepare_failed(db, sql8, len8, rc, t0);
+	}
+}
+
+#define PREPARE8(name, ...)                                                                    \
+	do {                                                                                   \
+		REAL(name, SQLITE_ERROR);                                                      \
+		if (!dbp_hook_enter(DBP_SHIM_SQLITE))                                          \
+			return real_##name(__VA_ARGS__);                                       \
+		uint64_t t0 = dbp_ticks();                                                     \
+		int rc = real_##name(__VA_ARGS__);                                             \
+		after_prepare(db, rc, pst, sql, sql ? utf8_len(sql, nbyte) : 0, t0);           \
+		dbp_hook_leave();                                                              \
+		return rc;                                                                     \
+	} while (0)
+
+#define PREPARE16(name, ...)                                                                   \
+	do {                                                                                   \
+		REAL(name, SQLITE_ERROR);                                                      \
+		if (!dbp_hook_enter(DBP_SHIM_SQLITE))                                          \
+			return real_##name(__VA_ARGS__);                                       \
+		uint64_t t0 = dbp_ticks();                                                     \
+		int rc = real_##name(__VA_ARGS__);                                             \
+		char buf[1024];                                                                \
+		size_t n = rc != SQLITE_OK && sql ? narrow16(sql, nbyte, buf, sizeof buf) : 0; \
+		after_prepare(db, rc, pst, sql ? buf : NULL, n, t0);                           \
+		dbp_hook_leave();                                                              \
+		return rc;                                                                     \
+	} while (0)
+
+EXPORT int sqlite3_prepare(sqlite3 *db, const char *sql, int nbyte, sqlite3_stmt **pst,
+			   const char **tail)
+{
+	PREPARE8(sqlite3_prepare, db, sql, nbyte, pst, tail);
+}
+
+EXPORT int sqlite3_prepare_v2(sqlite3 *db, const char *sql, int nbyte, sqlite3_stmt **pst,
+			      const char **tail)
+{
+	PREPARE8(sqlite3_prepare_v2, db, sql, nbyte, pst, tail);
+}
+
+EXPORT int sqlite3_prepare_v3(sqlite3 *db, const char *sql, int nbyte, unsigned flags,
+			      sqlite3_stmt **pst, const char **tail)
+{
+	PREPARE8(sqlite3_prepare_v3, db, sql, nbyte, flags, pst, tail);
+}
+
+EXPORT int sqlite3_prepare16(sqlite3 *db, const void *sql, int nbyte, sqlite3_stmt **pst,
+			     const void **tail)
+{
+	PREPARE16(sqlite3_prepare16, db, sql, nbyte, pst, tail);
+}
+
+EXPORT int sqlite3_prepare16_v2(sqlite3 *db, const void *sql, int nbyte, sqlite3_stmt **pst,
+				const void **tail)
+{
+	PREPARE16(sqlite3_prepare16_v2, db, sql, nbyte, pst, tail);
+}
+
+EXPORT int sqlite3_prepare16_v3(sqlite3 *db, const void *sql, int nbyte, unsigned flags,
+				sqlite3_stmt **pst, const void **tail)
+{
+	PREPARE16(sqlite3_prepare16_v3, db, sql, nbyte, flags, pst, tail);
+}
+
+EXPORT int sqlite3_step(sqlite3_stmt *st)
+{
+	REAL(sqlite3_step, SQLITE_MISUSE);
+	if (!st || !dbp_hook_enter(DBP_SHIM_SQLITE))
+		return real_sqlite3_step(st);
+	struct stmt_info *si = stmt_find(st);
+	if (DBP_UNLIKELY(!si)) {
+		dbp_hook_leave();
+		return real_sqlite3_step(st);
+	}
+	if (!si->active) {
+		si->active = 1;
+		si->rows = 0;
+		si->t0 = dbp_ticks();
+	}
+	int rc = real_sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		si->rows++;
+	else
+		stmt_finish(si, rc);
+	dbp_hook_leave();
+	return rc;
+}
+
+/* Reset or finalize before SQLITE_DONE ends an execution the program chose to stop early
+ * (a point lookup reads one row and resets): that is a successful call. */
+EXPORT int sqlite3_reset(sqlite3_stmt *st)
+{
+	REAL(sqlite3_reset, SQLITE_MISUSE);
+	if (!st || !dbp_hook_enter(DBP_SHIM_SQLITE))
+		return real_sqlite3_reset(st);
+	struct stmt_info *si = stmt_find(st);
+	if (si && si->active)
+		stmt_finish(si, SQLITE_OK);
+	int rc = real_sqlite3_reset(st);
+	dbp_hook_leave();
+	return rc;
+}
+
+EXPORT int sqlite3_finalize(sqlite3_stmt *st)
+{
+	REAL(sqlite3_finalize, SQLITE_MISUSE);
+	if (!st || !dbp_hook_enter(DBP_SHIM_SQLITE)) {
+		/* Still forget it: the address will be reused for another statement. */
+		if (st && __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_NOT_READY)
+			dbp_ptrmap_del(&stmts, st);
+		return real_sqlite3_finalize(st);
+	}
+	struct stmt_info *si = stmt_find(st);
+	if (si && si->active)
+		stmt_finish(si, SQLITE_OK);
+	int saved = errno;
+	dbp_ptrmap_del(&stmts, st);
+	tls_last_stmt = NULL;
+	errno = saved;
+	int rc = real_sqlite3_finalize(st);
+	dbp_hook_leave();
+	return rc;
+}
+
+static void forget_db(sqlite3 *db)
+{
+	if (db && __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_NOT_READY) {
+		int saved = errno;
+		dbp_ptrmap_del(&dbs, db);
+		errno = saved;
+	}
+}
+
+EXPORT int sqlite3_close(sqlite3 *db)
+{
+	REAL(sqlite3_close, SQLITE_MISUSE);
+	int rc = real_sqlite3_close(db);
+	if (rc == SQLITE_OK)
+		forget_db(db);
+	return rc;
+}
+
+EXPORT int sqlite3_close_v2(sqlite3 *db)
+{
+	REAL(sqlite3_close_v2, SQLITE_MISUSE);
+	forget_db(db); /* the handle is a zombie from here on, whatever the result */
+	return real_sqlite3_close_v2(db);
+}
+
+/* ---- tracing: sqlite3_exec runs its statements inside libsqlite3, past our hooks ----------- */
+
+/* The program's own trace callbacks are noted so that exec never takes their place. */
+static void note_app_trace(sqlite3 *db, int bit, int on)
+{
+	if (!db || __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_RUNNING)
+		return;
+	int saved = errno;
+	struct db_info *di = dbp_ptrmap_get(&dbs, db);
+	if (!di)
+		di = dbp_ptrmap_put(&dbs, db);
+	if (di)
+		di->app_traces = on ? di->app_traces | bit : di->app_traces & ~bit;
+	errno = saved;
+}
+
+EXPORT int sqlite3_trace_v2(sqlite3 *db, unsigned mask, int (*cb)(unsigned, void *, void *, void *),
+			    void *ctx)
+{
+	REAL(sqlite3_trace_v2, SQLITE_MISUSE);
+	/* trace_v2 replaces the legacy trace and profile callbacks too. */
+	note_app_trace(db, 7, 0);
+	note_app_trace(db, 1, mask && cb);
+	return real_sqlite3_trace_v2(db, mask, cb, ctx);
+}
+
+EXPORT void *sqlite3_trace(sqlite3 *db, void (*cb)(void *, const char *), void *ctx)
+{
+	REAL(sqlite3_trace, NULL);
+	note_app_trace(db, 7, 0);
+	note_app_trace(db, 2, cb != NULL);
+	return real_sqlite3_trace(db, cb, ctx);
+}
+
+EXPORT void *sqlite3_profile(sqlite3 *db, void (*cb)(void *, const char *, sqlite3_uint64),
+			     void *ctx)
+{
+	REAL(sqlite3_profile, NULL);
+	note_app_trace(db, 4, cb != NULL);
+	return real_sqlite3_profile(db, cb, ctx);
+}
+
+/* One sqlite3_exec in progress on this thread. Statements are seen through SQLITE_TRACE_STMT
+ * (first step), _ROW and _PROFILE (completion, also on error or finalize). */
+struct exec_ctx {
+	sqlite3 *db;
+	const char *sql;
+	sqlite3_callback app_cb;
+	void *app_arg;
+	int in_app_cb;        /* statements the program runs from its callback are its own */
+	sqlite3_stmt *cur;    /* statement between STMT and PROFILE */
+	uint64_t t0, rows;
+	struct dbp_rec done;  /* last completed statement, success not yet known */
+	int have_done;
+	unsigned completed;   /* statements that reached PROFILE */
+};
+
+static DBP_TLS struct exec_ctx *tls_exec;
+
+static void exec_emit_done(struct exec_ctx *x, int rc)
+{
+	if (!x->have_done)
+		return;
+	if (rc != SQLITE_OK) {
+		x->done.flags = DBP_CALL_ERROR;
+		x->done.err = error_of(x->db, rc);
+		x->done.affected = 0;
+	}
+	dbp_emit(&x->done);
+	x->have_done = 0;
+}
+
+static int exec_trace(unsigned type, void *ctx, void *p, void *xarg)
+{
+	struct exec_ctx *x = ctx;
+	if (x->in_app_cb)
+		return 0;
+	sqlite3_stmt *st = p;
+	if (type == SQLITE_TRACE_STMT) {
+		const char *text = xarg;
+		if (text && text[0] == '-' && text[1] == '-')
+			return 0; /* a trigger's sub-program, part of the statement running */
+		exec_emit_done(x, SQLITE_OK); /* a next statement started: the last one succeeded */
+		x->cur = st;
+		x->rows = 0;
+		x->t0 = dbp_ticks();
+	} else if (type == SQLITE_TRACE_ROW) {
+		if (st == x->cur)
+			x->rows++;
+	} else if (type == SQLITE_TRACE_PROFILE && st == x->cur) {
+		uint64_t t1 = dbp_ticks();
+		const char *sql = real_sqlite3_sql ? real_sqlite3_sql(st) : NULL;
+		x->done = (struct dbp_rec){
+			.query = dbp_query_get(sql ? sql : "", sql ? strlen(sql) : 0),
+			.ns = namespace_of(x->db),
+			.t0 = x->t0,
+			.dur = t1 - x->t0,
+			.rows = x->rows,
+			.db_system = DBP_DB_SQLITE,
+		};
+		if (real_sqlite3_stmt_readonly && !real_sqlite3_stmt_readonly(st) &&
+		    real_sqlite3_changes)
+			x->done.affected = (uint64_t)real_sqlite3_changes(x->db);
+		x->have_done = 1;
+		x->cur = NULL;
+		x->completed++;
+	}
+	return 0;
+}
+
+static int exec_row(void *arg, int n, char **vals, char **names)
+{
+	struct exec_ctx *x = arg;
+	/* The callback is the program's code: what it runs is recorded as its own calls. */
+	unsigned depth = dbp_tls_depth;
+	struct exec_ctx *outer = tls_exec;
+	x->in_app_cb = 1;
+	dbp_tls_depth = 0;
+	int rc = x->app_cb(x->app_arg, n, vals, names);
+	dbp_tls_depth = depth;
+	tls_exec = outer;
+	x->in_app_cb = 0;
+	return rc;
+}
+
+/* The k-th (0-based) non-empty statement of the script, as SQLite would split it. */
+static const char *nth_statement(const char *sql, unsigned k, size_t *len)
+{
+	size_t total = strlen(sql), off = 0;
+	while (off < total) {
+		size_t n = sqlnorm_stmt_len(sql + off, total - off);
+		struct sqlnorm_info ni;
+		char *norm = sqlnorm(sql + off, n, &ni);
+		int empty = norm && (ni.len == 0 || (ni.len == 1 && norm[0] == ';'));
+		free(norm);
+		if (!empty) {
+			if (k == 0) {
+				*len = n;
+				return sql + off;
+			}
+			k--;
+		}
+		off += n;
+	}
+	return NULL;
+}
+
+/* exec stops at the first error, which comes either from running the statement that last
+ * started, or from preparing the next one (no trace event then). A prepare error is almost
+ * always plain SQLITE_ERROR (syntax, missing table); so is nothing a finished statement
+ * returns except through a few runtime paths. */
+static void exec_settle(struct exec_ctx *x, int rc, uint64_t t_end)
+{
+	if (rc == SQLITE_OK) {
+		exec_emit_done(x, SQLITE_OK);
+		return;
+	}
+	size_t len = 0;
+	const char *next = (rc & 0xff) == SQLITE_ERROR || !x->have_done
+				   ? nth_statement(x->sql, x->completed, &len)
+				   : NULL;
+	if (next) {
+		exec_emit_done(x, SQLITE_OK);
+		uint64_t t0 = x->have_done ? x->done.t0 + x->done.dur : t_end;
+		struct dbp_rec r = {
+			.query = dbp_query_get(next, len),
+			.ns = namespace_of(x->db),
+			.err = error_of(x->db, rc),
+			.t0 = t0 < t_end ? t0 : t_end,
+			.db_system = DBP_DB_SQLITE,
+			.flags = DBP_CALL_ERROR,
+		};
+		r.dur = t_end - r.t0;
+		dbp_emit(&r);
+	} else {
+		exec_emit_done(x, rc);
+	}
+}
+
+EXPORT int sqlite3_exec(sqlite3 *db, const char *sql, sqlite3_callback cb, void *arg,
+			char **errmsg)
+{
+	REAL(sqlite3_exec, SQLITE_ERROR);
+	if (!db || !sql || !dbp_hook_enter(DBP_SHIM_SQLITE))
+		return real_sqlite3_exec(db, sql, cb, arg, errmsg);
+	struct db_info *di = dbp_ptrmap_get(&dbs, db);
+	if (tls_exec || (di && di->app_traces) || !real_sqlite3_trace_v2) {
+		/* Tracing is the program's (or an outer exec's): the script is one call. */
+		uint64_t t0 = dbp_ticks();
+		int rc = real_sqlite3_exec(db, sql, cb, arg, errmsg);
+		uint64_t t1 = dbp_ticks();
+		int saved = errno;
+		struct dbp_rec r = {
+			.query = dbp_query_get(sql, strlen(sql)),
+			.ns = namespace_of(db),
+			.t0 = t0,
+			.dur = t1 - t0,
+			.db_system = DBP_DB_SQLITE,
+		};
+		if (rc != SQLITE_OK) {
+			r.flags = DBP_CALL_ERROR;
+			r.err = error_of(db, rc);
+		}
+		dbp_emit(&r);
+		errno = saved;
+		dbp_hook_leave();
+		return rc;
+	}
+	struct exec_ctx x = {.db = db, .sql = sql, .app_cb = cb, .app_arg = arg};
+	tls_exec = &x;
+	real_sqlite3_trace_v2(db, SQLITE_TRACE_STMT | SQLITE_TRACE_ROW | SQLITE_TRACE_PROFILE,
+			      exec_trace, &x);
+	int rc = real_sqlite3_exec(db, sql, cb ? exec_row : NULL, cb ? &x : NULL, errmsg);
+	uint64_t t_end = dbp_ticks();
+	int saved = errno;
+	real_sqlite3_trace_v2(db, 0, NULL, NULL);
+	tls_exec = NULL;
+	exec_settle(&x, rc, t_end);
+	errno = saved;
+	dbp_hook_leave();
+	return rc;
+}
