@@ -187,3 +187,28 @@ void dbp_render_healthz(struct dbp_store *s, const struct dbp_request *r, struct
 	pthread_mutex_unlock(&s->lock);
 	json_page(out, doc);
 }
+
+void dbp_render_agents(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out)
+{
+	(void)r;
+	static const char *const reasons[DBP_DROP_REASON_COUNT] = {
+		"buffer_full", "no_exporter", "send_failed", "text_cap"};
+	json_t *arr = json_array();
+	pthread_mutex_lock(&s->lock);
+	for (const struct dbp_agent *a = s->agents; a; a = a->next) {
+		json_t *drops = json_object();
+		for (int i = 0; i < DBP_DROP_REASON_COUNT; i++)
+			json_object_set_new(drops, reasons[i], json_integer((json_int_t)a->drops[i]));
+		json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:b, s:I, s:I, s:o}", "pid",
+				      (json_int_t)a->pid, "ppid", (json_int_t)a->ppid, "exe", a->exe,
+				      "service", a->service, "connected", !a->disconnected_unix_ns,
+				      "calls", (json_int_t)a->calls, "errors", (json_int_t)a->errors,
+				      "drops", drops);
+		if (o) {
+			json_object_set_new(o, "started", iso_time(a->start_unix_ns));
+			json_array_append_new(arr, o);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	json_page(out, json_pack("{s:o}", "agents", arr));
+}

@@ -17,6 +17,7 @@ struct dbp_http {
 static const struct dbp_route routes[] = {
 	{"/metrics", dbp_render_metrics},
 	{"/queries", dbp_render_queries},
+	{"/agents", dbp_render_agents},
 	{"/healthz", dbp_render_healthz},
 };
 
@@ -65,7 +66,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 				dbp_buf_puts(&page.body, "out of memory\n");
 			}
 		} else {
-			dbp_buf_puts(&page.body, "not found; try /metrics, /queries or /healthz\n");
+			dbp_buf_puts(&page.body, "not found; try /metrics, /queries, /agents or /healthz\n");
 		}
 	}
 	enum MHD_Result rc = reply(conn, &page);

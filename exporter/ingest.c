@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "decode.h"
@@ -38,6 +39,7 @@ struct conn {
 	int hello;
 	uint32_t pid;
 	const char *service, *exe; /* interned */
+	struct dbp_agent *agent;   /* NULL until HELLO */
 	struct dbp_idmap queries;  /* id -> struct qtext * */
 	struct dbp_idmap strings;  /* (id, kind) -> interned string */
 	struct call_cache cache[CACHE_SLOTS];
@@ -51,6 +53,13 @@ struct dbp_ingest {
 	struct dbp_slowlog *slowlog;
 	uint64_t *buf; /* one frame plus a byte: 8-aligned for in-place record access */
 };
+
+static uint64_t now_unix_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 /* Prometheus and JSON both need UTF-8: agents send what programs gave them. */
 static const char *intern_utf8(struct dbp_store *s, const char *p, size_t len)
@@ -92,6 +101,15 @@ static int on_hello(void *ctx, const struct dbp_hello *h, struct dbp_str_view ex
 	c->pid = h->pid;
 	c->exe = intern_utf8(c->in->store, exe.p, exe.len);
 	c->service = intern_utf8(c->in->store, service.p, service.len);
+	c->agent = dbp_store_agent_new(c->in->store);
+	if (c->agent) {
+		c->agent->pid = h->pid;
+		c->agent->ppid = h->ppid;
+		c->agent->exe = c->exe;
+		c->agent->service = c->service;
+		c->agent->start_unix_ns = h->start_unix_ns;
+		c->agent->connected_unix_ns = now_unix_ns();
+	}
 	return 0;
 }
 
@@ -169,6 +187,10 @@ static int on_call(void *ctx, const struct dbp_call *call)
 		cc->series = dbp_store_series(st, c->service, call->db_system, ns, summary, err);
 	}
 	dbp_store_observe(cc->stmt, cc->series, call);
+	if (c->agent) {
+		c->agent->calls++;
+		c->agent->errors += errid != 0;
+	}
 	if (dbp_slowlog_wants(c->in->slowlog, call) && cc->stmt) {
 		struct dbp_slow_call sc = {
 			.service = c->service,
@@ -191,8 +213,11 @@ static int on_drops(void *ctx, const struct dbp_drops *d)
 	if (!c->hello)
 		return -1;
 	c->in->store->records++;
-	for (int i = 0; i < DBP_DROP_REASON_COUNT; i++)
+	for (int i = 0; i < DBP_DROP_REASON_COUNT; i++) {
 		c->in->store->agent_drops[i] += d->count[i];
+		if (c->agent)
+			c->agent->drops[i] += d->count[i];
+	}
 	return 0;
 }
 
@@ -240,6 +265,10 @@ static void conn_close(struct dbp_ingest *in, struct conn *c)
 	close(c->fd);
 	pthread_mutex_lock(&in->store->lock);
 	in->store->agents_connected--;
+	/* The agent's connection goes away, not the record of it (/agents keeps it). The list
+	 * may have trimmed it only once disconnected, which happens here, under the lock. */
+	if (c->agent)
+		c->agent->disconnected_unix_ns = now_unix_ns();
 	pthread_mutex_unlock(&in->store->lock);
 	dbp_idmap_each(&c->queries, conn_free_qtext, NULL);
 	dbp_idmap_free(&c->queries);

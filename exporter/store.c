@@ -107,6 +107,11 @@ void dbp_store_free(struct dbp_store *s)
 	free(s->series.b);
 	free(s->strings.b);
 	free(s->folded.b);
+	while (s->agents) {
+		struct dbp_agent *a = s->agents;
+		s->agents = a->next;
+		free(a);
+	}
 	pthread_mutex_destroy(&s->lock);
 }
 
@@ -244,6 +249,29 @@ void dbp_store_observe(struct dbp_stmt *st, struct dbp_series *se, const struct 
 		se->count++;
 		se->sum_s += (double)d / 1e9;
 	}
+}
+
+struct dbp_agent *dbp_store_agent_new(struct dbp_store *s)
+{
+	struct dbp_agent *a = calloc(1, sizeof *a);
+	if (!a)
+		return NULL;
+	a->next = s->agents;
+	s->agents = a;
+	s->nagents++;
+	/* Trim: keep connected ones always, disconnected ones up to the cap. */
+	unsigned kept = 0;
+	for (struct dbp_agent **pp = &s->agents; *pp;) {
+		struct dbp_agent *x = *pp;
+		if (x->disconnected_unix_ns && ++kept > DBP_AGENTS_KEPT) {
+			*pp = x->next;
+			free(x);
+			s->nagents--;
+			continue;
+		}
+		pp = &x->next;
+	}
+	return a;
 }
 
 double dbp_stmt_stddev_ns(const struct dbp_stmt *st)

@@ -44,6 +44,19 @@ struct dbp_series {
 	double sum_s;
 };
 
+/* One agent connection: a process (or a forked child) talking to us. */
+struct dbp_agent {
+	struct dbp_agent *next;
+	uint32_t pid, ppid;
+	const char *exe, *service; /* interned */
+	uint64_t start_unix_ns;     /* when the agent armed in that process */
+	uint64_t connected_unix_ns, disconnected_unix_ns; /* 0 while connected */
+	uint64_t calls, errors;
+	uint64_t drops[DBP_DROP_REASON_COUNT];
+};
+
+#define DBP_AGENTS_KEPT 1024 /* disconnected agents remembered for /agents */
+
 enum dbp_decode_error { DBP_DECODE_MALFORMED, DBP_DECODE_OVERSIZED, DBP_DECODE_ERROR_COUNT };
 
 struct dbp_store {
@@ -57,6 +70,8 @@ struct dbp_store {
 	uint64_t folded_fingerprints; /* distinct fingerprints folded into "other" */
 	uint64_t agents_connected, connections_total;
 	uint64_t start_unix_ns;
+	struct dbp_agent *agents; /* newest first */
+	unsigned nagents;
 };
 
 #define DBP_OTHER_FINGERPRINT 0ull /* never a real fingerprint (sqlnorm never yields 0) */
@@ -79,6 +94,9 @@ struct dbp_series *dbp_store_series(struct dbp_store *s, const char *service, ui
 
 /* Adds one call to both aggregates (either may be NULL). */
 void dbp_store_observe(struct dbp_stmt *st, struct dbp_series *se, const struct dbp_call *c);
+
+/* A new agent entry (newest first); the oldest disconnected ones beyond DBP_AGENTS_KEPT go. */
+struct dbp_agent *dbp_store_agent_new(struct dbp_store *s);
 
 double dbp_stmt_stddev_ns(const struct dbp_stmt *st);
 

@@ -478,6 +478,7 @@ struct exec_ctx {
 	struct dbp_rec done;  /* last completed statement, success not yet known */
 	int have_done;
 	unsigned completed;   /* statements that reached PROFILE */
+	uint64_t t_start;
 };
 
 static DBP_TLS struct exec_ctx *tls_exec;
@@ -570,10 +571,11 @@ static const char *nth_statement(const char *sql, unsigned k, size_t *len)
 	return NULL;
 }
 
-/* exec stops at the first error, which comes either from running the statement that last
- * started, or from preparing the next one (no trace event then). A prepare error is almost
- * always plain SQLITE_ERROR (syntax, missing table); so is nothing a finished statement
- * returns except through a few runtime paths. */
+/* exec stops at the first error. Three cases: a statement started and never completed (the
+ * callback aborted it, or it failed where exec finalizes it without a PROFILE event); the last
+ * completed statement failed; or the next one failed to prepare (no trace event at all). A
+ * prepare error is almost always plain SQLITE_ERROR (syntax, missing table), which a finished
+ * statement rarely returns, so that code with a statement left in the script means the latter. */
 static void exec_settle(struct exec_ctx *x, int rc, uint64_t t_end)
 {
 	if (rc == SQLITE_OK) {
@@ -581,25 +583,33 @@ static void exec_settle(struct exec_ctx *x, int rc, uint64_t t_end)
 		return;
 	}
 	size_t len = 0;
-	const char *next = (rc & 0xff) == SQLITE_ERROR || !x->have_done
-				   ? nth_statement(x->sql, x->completed, &len)
-				   : NULL;
-	if (next) {
-		exec_emit_done(x, SQLITE_OK);
-		uint64_t t0 = x->have_done ? x->done.t0 + x->done.dur : t_end;
-		struct dbp_rec r = {
-			.query = dbp_query_get(next, len),
-			.ns = namespace_of(x->db),
-			.err = error_of(x->db, rc),
-			.t0 = t0 < t_end ? t0 : t_end,
-			.db_system = DBP_DB_SQLITE,
-			.flags = DBP_CALL_ERROR,
-		};
-		r.dur = t_end - r.t0;
-		dbp_emit(&r);
-	} else {
-		exec_emit_done(x, rc);
+	const char *failed = NULL;
+	uint64_t t0 = x->have_done ? x->done.t0 + x->done.dur : x->t_start;
+	uint64_t rows = 0;
+	if (x->cur) {
+		/* Its handle may be finalized already: the text comes from the script. */
+		failed = nth_statement(x->sql, x->completed, &len);
+		t0 = x->t0;
+		rows = x->rows;
+	} else if ((rc & 0xff) == SQLITE_ERROR || !x->have_done) {
+		failed = nth_statement(x->sql, x->completed, &len);
 	}
+	if (!failed) {
+		exec_emit_done(x, rc);
+		return;
+	}
+	exec_emit_done(x, SQLITE_OK);
+	struct dbp_rec r = {
+		.query = dbp_query_get(failed, len),
+		.ns = namespace_of(x->db),
+		.err = error_of(x->db, rc),
+		.t0 = t0 < t_end ? t0 : t_end,
+		.rows = rows,
+		.db_system = DBP_DB_SQLITE,
+		.flags = DBP_CALL_ERROR,
+	};
+	r.dur = t_end - r.t0;
+	dbp_emit(&r);
 }
 
 EXPORT int sqlite3_exec(sqlite3 *db, const char *sql, sqlite3_callback cb, void *arg,
@@ -631,7 +641,8 @@ EXPORT int sqlite3_exec(sqlite3 *db, const char *sql, sqlite3_callback cb, void 
 		dbp_hook_leave();
 		return rc;
 	}
-	struct exec_ctx x = {.db = db, .sql = sql, .app_cb = cb, .app_arg = arg};
+	struct exec_ctx x = {.db = db, .sql = sql, .app_cb = cb, .app_arg = arg,
+			     .t_start = dbp_ticks()};
 	tls_exec = &x;
 	real_sqlite3_trace_v2(db, SQLITE_TRACE_STMT | SQLITE_TRACE_ROW | SQLITE_TRACE_PROFILE,
 			      exec_trace, &x);
