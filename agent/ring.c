@@ -95,15 +95,18 @@ void dbp_ring_push(const struct dbp_rec *rec)
 		return;
 	}
 	uint64_t h = r->head;
-	uint64_t used = h - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
-	if (DBP_UNLIKELY(used > r->mask)) {
-		__atomic_store_n(&r->full_drops, r->full_drops + 1, __ATOMIC_RELAXED);
-		dbp_tls_busy--;
-		return;
+	if (DBP_UNLIKELY(h - r->cached_tail > r->mask)) {
+		r->cached_tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+		if (h - r->cached_tail > r->mask) {
+			__atomic_store_n(&r->full_drops, r->full_drops + 1, __ATOMIC_RELAXED);
+			dbp_tls_busy--;
+			return;
+		}
 	}
 	r->recs[h & r->mask] = *rec;
 	__atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
-	if (DBP_UNLIKELY(used == (r->mask + 1) / 2)) {
+	/* Every half ring, nudge the sender: one syscall per thousands of records. */
+	if (DBP_UNLIKELY(((h + 1) & (r->mask >> 1)) == 0)) {
 		int saved = errno;
 		wake_sender();
 		errno = saved;

@@ -23,18 +23,23 @@ struct dbp_rec {
 };
 
 struct dbp_ring {
-	uint64_t head; /* written by the producer only */
-	char pad0[56];
-	uint64_t tail; /* written by the consumer only */
-	char pad1[56];
-	uint64_t full_drops; /* producer-side count, read by the consumer */
+	/* Producer's cache line: the hot path touches nothing else of the ring. */
+	uint64_t head;        /* written by the producer only */
+	uint64_t cached_tail; /* the producer's last look at tail: re-read only when full */
+	uint64_t full_drops;  /* producer-side count, read by the consumer */
 	uint32_t mask;
 	uint32_t tid;
+	char pad0[32];
+	/* Consumer's cache line. */
+	uint64_t tail; /* written by the consumer only */
+	char pad1[56];
 	int dead; /* the owning thread exited: drain, then free */
 	struct dbp_ring *next;
 	size_t map_bytes;
-	struct dbp_rec recs[];
+	struct dbp_rec recs[] __attribute__((aligned(64))); /* a record never straddles two lines */
 };
+
+_Static_assert(sizeof(struct dbp_rec) == 64, "one record, one cache line");
 
 /* Queues a record from the calling thread; never blocks, drops and counts when full. */
 void dbp_ring_push(const struct dbp_rec *r) __attribute__((visibility("hidden")));

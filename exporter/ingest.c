@@ -156,8 +156,6 @@ static int on_call(void *ctx, const struct dbp_call *call)
 	size_t slot = (size_t)((call->query_id ^ call->namespace_id * 31 ^ errid * 17) %
 			       CACHE_SLOTS);
 	struct call_cache *cc = &c->cache[slot];
-	st->records++;
-	st->calls++;
 	if (!(cc->valid && cc->qid == call->query_id && cc->nsid == call->namespace_id &&
 	      cc->errid == errid && cc->system == call->db_system)) {
 		struct qtext *qt = dbp_idmap_get(&c->queries, call->query_id);
@@ -186,6 +184,8 @@ static int on_call(void *ctx, const struct dbp_call *call)
 					      : qt->summary;
 		cc->series = dbp_store_series(st, c->service, call->db_system, ns, summary, err);
 	}
+	st->records++;
+	st->calls++;
 	dbp_store_observe(cc->stmt, cc->series, call);
 	if (c->agent) {
 		c->agent->calls++;

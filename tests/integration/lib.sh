@@ -1,0 +1,107 @@
+# lib.sh: shared helpers for the integration tests. Each t_*.sh sources this, gets a private
+# work dir and exporter, and reports each check as one line: "ok - ..." or "FAIL - ...".
+# RESULTS (set by run.sh) collects one line per check for the final count.
+set -uo pipefail
+
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+B=${BUILD:-$ROOT/build}
+AGENT=$B/agent/libagent.so
+EXPORTER=$B/exporter/dbprobe-exporter
+RESULTS=${RESULTS:-/dev/null}
+WORK=$(mktemp -d /tmp/dbprobe-test.XXXXXX)
+EXP_PID=
+EXP_SOCK=$WORK/dbprobe.sock
+EXP_URL=
+
+_cleanup() {
+	stop_exporter
+	rm -rf "$WORK"
+}
+trap _cleanup EXIT
+
+pass() {
+	echo "ok - $*"
+	echo "pass $*" >>"$RESULTS"
+}
+
+fail() {
+	echo "FAIL - $*"
+	echo "fail $*" >>"$RESULTS"
+}
+
+# check DESCRIPTION EXPECTED ACTUAL
+check() {
+	if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1 (expected '$2', got '$3')"; fi
+}
+
+# check_cmd DESCRIPTION COMMAND...: passes when the command succeeds.
+check_cmd() {
+	local d=$1
+	shift
+	if "$@"; then pass "$d"; else fail "$d"; fi
+}
+
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 30000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+	done
+	echo 29464
+}
+
+# start_exporter [ARGS...]: a private exporter on $EXP_SOCK; waits until it answers.
+start_exporter() {
+	local port
+	port=$(free_port)
+	EXP_URL=http://127.0.0.1:$port
+	"$EXPORTER" --socket "$EXP_SOCK" --listen "127.0.0.1:$port" "$@" \
+		>>"$WORK/exporter.out" 2>>"$WORK/exporter.err" &
+	EXP_PID=$!
+	for _ in $(seq 100); do
+		curl -fsS "$EXP_URL/healthz" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	echo "exporter did not start:" >&2
+	cat "$WORK/exporter.err" >&2
+	return 1
+}
+
+stop_exporter() {
+	if [[ -n $EXP_PID ]]; then
+		kill "$EXP_PID" 2>/dev/null
+		wait "$EXP_PID" 2>/dev/null
+		EXP_PID=
+	fi
+}
+
+# agent CMD...: runs CMD with the agent preloaded, talking to our exporter.
+agent() {
+	DBPROBE_SOCKET=$EXP_SOCK LD_PRELOAD=$AGENT "$@"
+}
+
+get() { curl -fsS "$EXP_URL$1"; }
+
+calls_received() { get /healthz | jq -r .calls_received; }
+
+# wait_calls N: until the exporter has received N calls, at most 1 s (the promise: what a
+# process recorded is visible within a second of its exit). Prints the count reached.
+wait_calls() {
+	local n=0
+	for _ in $(seq 20); do
+		n=$(calls_received)
+		((n >= $1)) && break
+		sleep 0.05
+	done
+	echo "$n"
+}
+
+# query_field SQL FIELD: a field of the /queries entry whose normalized text is SQL.
+query_field() {
+	get "/queries?limit=100000" | jq -r --arg q "$1" --arg f "$2" \
+		'[.queries[] | select(.query == $q)] | if length == 0 then "absent" else .[0][$f] end'
+}
+
+metric() {
+	get /metrics | awk -v m="$1" '$1 == m { print $2 }'
+}
