@@ -82,7 +82,6 @@ static void fork_child(void)
 void dbp_emit(const struct dbp_rec *r)
 {
 	dbp_ring_push(r);
-	dbp_sender_ensure();
 }
 
 void dbp_init(void)

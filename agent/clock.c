@@ -84,18 +84,11 @@ void dbp_clock_calibrate(void)
 	__atomic_store_n(&ns_per_tick_fp, fp, __ATOMIC_RELAXED);
 }
 
-uint64_t dbp_ticks_to_ns(uint64_t ticks)
+void dbp_clock_snapshot(struct dbp_clock_snap *s)
 {
-	if (!dbp_clock_use_tsc)
-		return ticks;
-	unsigned __int128 v = (unsigned __int128)ticks * __atomic_load_n(&ns_per_tick_fp,
-									__ATOMIC_RELAXED);
-	return (uint64_t)(v >> 32);
-}
-
-uint64_t dbp_ticks_to_unix_ns(uint64_t ticks)
-{
-	if (!dbp_clock_use_tsc)
-		return base_unix + (ticks - base_mono);
-	return base_unix + dbp_ticks_to_ns(ticks - base_ticks);
+	s->tsc = dbp_clock_use_tsc;
+	s->ns_per_tick_fp = __atomic_load_n(&ns_per_tick_fp, __ATOMIC_RELAXED);
+	/* Without the TSC, ticks are CLOCK_MONOTONIC ns: unix = base_unix + (ticks - base_mono). */
+	s->base_ticks = s->tsc ? base_ticks : base_mono;
+	s->base_unix = base_unix;
 }

@@ -27,9 +27,28 @@ static inline uint64_t dbp_ticks(void)
 void dbp_clock_init(void) __attribute__((visibility("hidden")));
 /* Refreshes the ticks->ns ratio against CLOCK_MONOTONIC; called by the sender each cycle. */
 void dbp_clock_calibrate(void) __attribute__((visibility("hidden")));
-/* Duration in ticks -> ns; ticks -> Unix time in ns. */
-uint64_t dbp_ticks_to_ns(uint64_t ticks) __attribute__((visibility("hidden")));
-uint64_t dbp_ticks_to_unix_ns(uint64_t ticks) __attribute__((visibility("hidden")));
 uint64_t dbp_unix_ns(void) __attribute__((visibility("hidden")));
+
+/* The conversion parameters, read once per batch so the per-record conversion is two
+ * multiplications. */
+struct dbp_clock_snap {
+	int tsc;
+	uint64_t ns_per_tick_fp; /* 32.32 */
+	uint64_t base_ticks, base_unix;
+};
+
+void dbp_clock_snapshot(struct dbp_clock_snap *s) __attribute__((visibility("hidden")));
+
+static inline uint64_t dbp_clock_ns(const struct dbp_clock_snap *s, uint64_t ticks)
+{
+	if (!s->tsc)
+		return ticks;
+	return (uint64_t)(((unsigned __int128)ticks * s->ns_per_tick_fp) >> 32);
+}
+
+static inline uint64_t dbp_clock_unix_ns(const struct dbp_clock_snap *s, uint64_t ticks)
+{
+	return s->base_unix + dbp_clock_ns(s, ticks - s->base_ticks);
+}
 
 #endif

@@ -11,13 +11,14 @@
 
 #include "agent.h"
 #include "config.h"
+#include "sender.h"
 
 uint32_t dbp_ring_wake_word;
 
 /* (struct dbp_ring *)-1: this thread's ring was retired by its TLS destructor; later hooks on
  * the dying thread drop instead of touching freed memory. */
 #define RING_RETIRED ((struct dbp_ring *)-1)
-static DBP_TLS struct dbp_ring *tls_ring;
+DBP_TLS struct dbp_ring *dbp_tls_ring;
 
 static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dbp_ring *rings;
@@ -29,7 +30,7 @@ static uint64_t freed_full_drops;
 static void ring_thread_exit(void *p)
 {
 	struct dbp_ring *r = p;
-	tls_ring = RING_RETIRED;
+	dbp_tls_ring = RING_RETIRED;
 	__atomic_store_n(&r->dead, 1, __ATOMIC_RELEASE);
 }
 
@@ -70,53 +71,59 @@ static struct dbp_ring *ring_new(void)
 	return r;
 }
 
-static void wake_sender(void)
+void dbp_ring_wake(void)
 {
+	int saved = errno;
 	__atomic_add_fetch(&dbp_ring_wake_word, 1, __ATOMIC_RELEASE);
 	syscall(SYS_futex, &dbp_ring_wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	errno = saved;
+}
+
+struct dbp_rec *dbp_ring_reserve_slow(void)
+{
+	struct dbp_ring *r = dbp_tls_ring;
+	if (!r) {
+		int saved = errno;
+		r = dbp_tls_ring = ring_new();
+		if (!r)
+			dbp_tls_ring = RING_RETIRED;
+		else
+			dbp_sender_ensure(); /* the first record of a thread: cheap when running */
+		errno = saved;
+		if (!r) {
+			dbp_ring_count_drop(DBP_DROP_BUFFER_FULL);
+			return NULL;
+		}
+	}
+	if (r == RING_RETIRED) {
+		dbp_ring_count_drop(DBP_DROP_BUFFER_FULL);
+		return NULL;
+	}
+	r->cached_tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+	if (r->head - r->cached_tail > r->mask) {
+		__atomic_store_n(&r->full_drops, r->full_drops + 1, __ATOMIC_RELAXED);
+		return NULL;
+	}
+	return &r->recs[r->head & r->mask];
 }
 
 void dbp_ring_push(const struct dbp_rec *rec)
 {
-	struct dbp_ring *r = tls_ring;
-	dbp_tls_busy++;
-	if (DBP_UNLIKELY(!r)) {
-		int saved = errno;
-		r = tls_ring = ring_new();
-		errno = saved;
-		if (!r) {
-			tls_ring = RING_RETIRED;
-			r = RING_RETIRED;
-		}
+	struct dbp_rec *slot = dbp_ring_reserve();
+	if (slot) {
+		*slot = *rec;
+		dbp_ring_commit();
 	}
-	if (DBP_UNLIKELY(r == RING_RETIRED)) {
-		dbp_ring_count_drop(DBP_DROP_BUFFER_FULL);
-		dbp_tls_busy--;
-		return;
-	}
-	uint64_t h = r->head;
-	if (DBP_UNLIKELY(h - r->cached_tail > r->mask)) {
-		r->cached_tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
-		if (h - r->cached_tail > r->mask) {
-			__atomic_store_n(&r->full_drops, r->full_drops + 1, __ATOMIC_RELAXED);
-			dbp_tls_busy--;
-			return;
-		}
-	}
-	r->recs[h & r->mask] = *rec;
-	__atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
-	/* Every half ring, nudge the sender: one syscall per thousands of records. */
-	if (DBP_UNLIKELY(((h + 1) & (r->mask >> 1)) == 0)) {
-		int saved = errno;
-		wake_sender();
-		errno = saved;
-	}
-	dbp_tls_busy--;
 }
 
 void dbp_ring_count_drop(enum dbp_drop_reason why)
 {
 	__atomic_add_fetch(&global_drops[why], 1, __ATOMIC_RELAXED);
+}
+
+void dbp_ring_count_drops(enum dbp_drop_reason why, uint64_t n)
+{
+	__atomic_add_fetch(&global_drops[why], n, __ATOMIC_RELAXED);
 }
 
 int dbp_ring_drain(dbp_ring_fn fn, void *arg)
@@ -129,10 +136,13 @@ int dbp_ring_drain(dbp_ring_fn fn, void *arg)
 		int dead = __atomic_load_n(&r->dead, __ATOMIC_ACQUIRE);
 		uint64_t t = r->tail, h = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
 		while (!stopped && t != h) {
-			if (fn(&r->recs[t & r->mask], r->tid, arg) < 0)
+			/* Up to the end of the buffer, then from its start. */
+			size_t off = t & r->mask;
+			size_t run = h - t < (r->mask + 1) - off ? h - t : (r->mask + 1) - off;
+			size_t used = fn(&r->recs[off], run, r->tid, arg);
+			t += used;
+			if (used < run)
 				stopped = 1;
-			else
-				t++;
 		}
 		__atomic_store_n(&r->tail, t, __ATOMIC_RELEASE);
 		if (dead && t == h) {
@@ -145,6 +155,29 @@ int dbp_ring_drain(dbp_ring_fn fn, void *arg)
 	}
 	pthread_mutex_unlock(&list_lock);
 	return stopped ? -1 : 0;
+}
+
+void dbp_ring_discard(enum dbp_drop_reason why)
+{
+	uint64_t n = 0;
+	pthread_mutex_lock(&list_lock);
+	for (struct dbp_ring **pp = &rings; *pp;) {
+		struct dbp_ring *r = *pp;
+		int dead = __atomic_load_n(&r->dead, __ATOMIC_ACQUIRE);
+		uint64_t h = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+		n += h - r->tail;
+		__atomic_store_n(&r->tail, h, __ATOMIC_RELEASE);
+		if (dead) {
+			*pp = r->next;
+			freed_full_drops += __atomic_load_n(&r->full_drops, __ATOMIC_RELAXED);
+			munmap(r, r->map_bytes);
+			continue;
+		}
+		pp = &r->next;
+	}
+	pthread_mutex_unlock(&list_lock);
+	if (n)
+		__atomic_add_fetch(&global_drops[why], n, __ATOMIC_RELAXED);
 }
 
 /* Buffer-full drops are counted per ring without atomics on the producer side; the consumer
@@ -179,22 +212,15 @@ void dbp_ring_return_drops(const uint64_t in[DBP_DROP_REASON_COUNT])
 
 void dbp_ring_reset_child(void)
 {
-	/* Only the forking thread survives in the child. Its ring is emptied; the others belong
-	 * to threads that do not exist here, so they are retired right away. */
-	struct dbp_ring *own = tls_ring == RING_RETIRED ? NULL : tls_ring;
-	struct dbp_ring **pp = &rings;
-	while (*pp) {
-		struct dbp_ring *r = *pp;
-		if (r == own) {
-			r->tail = r->head;
-			r->full_drops = 0;
-			r->tid = (uint32_t)syscall(SYS_gettid);
-			pp = &r->next;
-			continue;
-		}
-		*pp = r->next;
+	/* Only the forking thread survives in the child, and none of the queued records are the
+	 * child's. Every ring goes; the next record takes the slow path, which maps a new ring
+	 * and starts the child's own sender. */
+	while (rings) {
+		struct dbp_ring *r = rings;
+		rings = r->next;
 		munmap(r, r->map_bytes);
 	}
+	dbp_tls_ring = NULL;
 	memset(global_drops, 0, sizeof global_drops);
 	freed_full_drops = 0;
 	reported_full = 0;

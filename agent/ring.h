@@ -2,6 +2,7 @@
 #ifndef DBPROBE_RING_H
 #define DBPROBE_RING_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "intern.h"
@@ -41,16 +42,57 @@ struct dbp_ring {
 
 _Static_assert(sizeof(struct dbp_rec) == 64, "one record, one cache line");
 
-/* Queues a record from the calling thread; never blocks, drops and counts when full. */
+#define DBP_TLS_IE __thread __attribute__((tls_model("initial-exec")))
+extern DBP_TLS_IE struct dbp_ring *dbp_tls_ring __attribute__((visibility("hidden")));
+
+/* The first use on a thread (maps its ring, starts the sender), a full ring (counts a drop,
+ * returns NULL), a retired one (NULL). */
+struct dbp_rec *dbp_ring_reserve_slow(void) __attribute__((visibility("hidden")));
+void dbp_ring_wake(void) __attribute__((visibility("hidden")));
+
+/* Two-step push from a hook (which holds the API-depth guard, so no signal handler on this
+ * thread re-enters): reserve a slot, fill it in place, commit. Never blocks. */
+static inline struct dbp_rec *dbp_ring_reserve(void)
+{
+	struct dbp_ring *r = dbp_tls_ring;
+	if (__builtin_expect(r != NULL && r != (struct dbp_ring *)-1, 1) &&
+	    __builtin_expect(r->head - r->cached_tail <= r->mask, 1))
+		return &r->recs[r->head & r->mask];
+	return dbp_ring_reserve_slow();
+}
+
+static inline void dbp_ring_commit(void)
+{
+	struct dbp_ring *r = dbp_tls_ring;
+	uint64_t h = r->head + 1;
+	__atomic_store_n(&r->head, h, __ATOMIC_RELEASE);
+	/* The sender read the slots ahead on its own core, so their lines are shared there:
+	 * asking for ownership now keeps the later write from stalling the program's stores. */
+#if defined(__x86_64__)
+	__asm__ volatile("prefetchw %0" : : "m"(r->recs[(h + 8) & r->mask]));
+#else
+	__builtin_prefetch(&r->recs[(h + 8) & r->mask], 1, 3);
+#endif
+	/* Every half ring, nudge the sender: one syscall per thousands of records. */
+	if (__builtin_expect((h & (r->mask >> 1)) == 0, 0))
+		dbp_ring_wake();
+}
+
+/* reserve + copy + commit, for records built elsewhere. */
 void dbp_ring_push(const struct dbp_rec *r) __attribute__((visibility("hidden")));
 
 /* Process-wide drop counters for reasons outside a ring (atomic adds). */
 void dbp_ring_count_drop(enum dbp_drop_reason why) __attribute__((visibility("hidden")));
+void dbp_ring_count_drops(enum dbp_drop_reason why, uint64_t n) __attribute__((visibility("hidden")));
 
-/* Consumer side (sender thread, or the exit flush, under the sender's lock). Calls fn on every
- * queued record, oldest first per ring; fn returns 0 to consume, -1 to stop (kept for later). */
-typedef int (*dbp_ring_fn)(const struct dbp_rec *r, uint32_t tid, void *arg);
+/* Consumer side (sender thread, or the exit flush, under the sender's lock). Hands fn every
+ * queued record in contiguous runs, oldest first per ring; fn returns how many of the n it
+ * consumed, and fewer than n stops the drain (the rest stays queued). Returns -1 when
+ * stopped, 0 when every ring was emptied. */
+typedef size_t (*dbp_ring_fn)(const struct dbp_rec *recs, size_t n, uint32_t tid, void *arg);
 int dbp_ring_drain(dbp_ring_fn fn, void *arg) __attribute__((visibility("hidden")));
+/* Discards everything queued, counting it under `why` (no exporter: nothing is read). */
+void dbp_ring_discard(enum dbp_drop_reason why) __attribute__((visibility("hidden")));
 /* Adds the drops counted since the previous call into out[]; returns whether any. */
 int dbp_ring_take_drops(uint64_t out[DBP_DROP_REASON_COUNT]) __attribute__((visibility("hidden")));
 /* Undoes dbp_ring_take_drops when the report could not be sent. */

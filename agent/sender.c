@@ -138,8 +138,7 @@ static int frame_send(void)
 		break;
 	}
 	dbp_log(1, "lost the exporter connection: %s", strerror(errno));
-	for (uint32_t i = 0; i < frame.ncalls; i++)
-		dbp_ring_count_drop(DBP_DROP_SEND_FAILED);
+	dbp_ring_count_drops(DBP_DROP_SEND_FAILED, frame.ncalls);
 	dbp_ring_return_drops(frame_drops);
 	sock_close();
 	frame_start();
@@ -155,13 +154,10 @@ static int frame_make_room(uint32_t need)
 	return frame_send() == 0 ? 0 : -1;
 }
 
-static int encode(const struct dbp_rec *r, uint32_t tid, void *arg)
+/* Definitions (QUERY/STRING) a record needs on this connection before its CALL. Returns -1
+ * when the socket refused the frame they needed room in. */
+static int define(const struct dbp_rec *r)
 {
-	(void)arg;
-	if (sock < 0) {
-		dbp_ring_count_drop(DBP_DROP_NO_EXPORTER);
-		return 0;
-	}
 	const struct dbp_query_ent *q = r->query;
 	const struct dbp_str_ent *ns = r->ns, *err = r->err;
 	uint32_t need = sizeof(struct dbp_call);
@@ -172,8 +168,7 @@ static int encode(const struct dbp_rec *r, uint32_t tid, void *arg)
 	if (err && err->sent_gen != gen)
 		need += dbp_frame_string_size(err->len);
 	if (frame_make_room(need) < 0)
-		return sock < 0 ? encode(r, tid, arg) : -1;
-
+		return -1;
 	/* Interned entries are immortal and only the sender writes sent_gen (under send_lock). */
 	if (q->sent_gen != gen) {
 		dbp_frame_query(&frame, q->id, q->flags, q->text, q->text_len, q->summary,
@@ -188,23 +183,53 @@ static int encode(const struct dbp_rec *r, uint32_t tid, void *arg)
 		dbp_frame_string(&frame, err->id, err->kind, err->str, err->len);
 		((struct dbp_str_ent *)err)->sent_gen = gen;
 	}
-	uint64_t dur = dbp_ticks_to_ns(r->dur);
-	struct dbp_call c = {
-		.query_id = q->id,
-		.namespace_id = ns ? ns->id : 0,
-		.error_id = err ? err->id : 0,
-		.start_unix_ns = dbp_ticks_to_unix_ns(r->t0),
-		.duration_ns = dur,
-		.rows_returned = r->rows,
-		.rows_affected = r->affected,
-		.tid = tid,
-		.db_system = r->db_system,
-	};
-	uint16_t flags = r->flags;
-	if (dur >= dbp_cfg.slow_ns)
-		flags |= DBP_CALL_SLOW;
-	dbp_frame_call(&frame, &c, flags);
 	return 0;
+}
+
+/* The sender's inner loop: one CALL per record, written in place into the frame. */
+static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *arg)
+{
+	(void)arg;
+	struct dbp_clock_snap clk;
+	dbp_clock_snapshot(&clk);
+	uint64_t slow_ns = dbp_cfg.slow_ns;
+	size_t i;
+	for (i = 0; i < n; i++) {
+		const struct dbp_rec *r = &recs[i];
+		if (sock < 0) {
+			/* The connection broke mid-batch: the rest is not deliverable. */
+			dbp_ring_count_drops(DBP_DROP_NO_EXPORTER, n - i);
+			return n;
+		}
+		if (DBP_UNLIKELY(r->query->sent_gen != gen || (r->ns && r->ns->sent_gen != gen) ||
+				 (r->err && r->err->sent_gen != gen) ||
+				 dbp_frame_room(&frame) < sizeof(struct dbp_call))) {
+			if (define(r) < 0) {
+				if (sock >= 0)
+					break; /* socket full: keep the rest queued */
+				dbp_ring_count_drops(DBP_DROP_NO_EXPORTER, n - i);
+				return n;
+			}
+		}
+		struct dbp_call *c = (struct dbp_call *)((char *)frame.buf + frame.len);
+		uint64_t dur = dbp_clock_ns(&clk, r->dur);
+		c->h.type = DBP_REC_CALL;
+		c->h.flags = (uint16_t)(r->flags | (dur >= slow_ns ? DBP_CALL_SLOW : 0));
+		c->h.len = sizeof *c;
+		c->query_id = r->query->id;
+		c->namespace_id = r->ns ? r->ns->id : 0;
+		c->error_id = r->err ? r->err->id : 0;
+		c->start_unix_ns = dbp_clock_unix_ns(&clk, r->t0);
+		c->duration_ns = dur;
+		c->rows_returned = r->rows;
+		c->rows_affected = r->affected;
+		c->tid = tid;
+		c->db_system = r->db_system;
+		memset(c->reserved, 0, sizeof c->reserved);
+		frame.len += sizeof *c;
+		frame.ncalls++;
+	}
+	return i;
 }
 
 /* One pass: connect if due, drain every ring into frames, report drops. 0 when everything
@@ -218,7 +243,9 @@ static int cycle(int force_connect)
 		try_connect(force_connect);
 	if (sock >= 0 && frame_pending && frame_send() == 1)
 		return 1;
-	if (dbp_ring_drain(encode, NULL) < 0)
+	if (sock < 0)
+		dbp_ring_discard(DBP_DROP_NO_EXPORTER);
+	else if (dbp_ring_drain(encode, NULL) < 0)
 		return 1;
 	uint64_t drops[DBP_DROP_REASON_COUNT];
 	if (dbp_ring_take_drops(drops)) {

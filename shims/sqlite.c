@@ -161,25 +161,29 @@ static struct stmt_info *stmt_find(sqlite3_stmt *st)
 static void stmt_finish(struct stmt_info *si, int rc)
 {
 	uint64_t t1 = dbp_ticks();
-	int saved = errno;
-	struct dbp_rec r = {
-		.query = si->query,
-		.ns = si->ns,
-		.t0 = si->t0,
-		.dur = t1 - si->t0,
-		.rows = si->rows,
-		.db_system = DBP_DB_SQLITE,
-	};
+	si->active = 0;
+	struct dbp_rec *r = dbp_ring_reserve();
+	if (!r)
+		return;
+	r->query = si->query;
+	r->ns = si->ns;
+	r->err = NULL;
+	r->t0 = si->t0;
+	r->dur = t1 - si->t0;
+	r->rows = si->rows;
+	r->affected = 0;
+	r->db_system = DBP_DB_SQLITE;
+	r->flags = 0;
 	if (rc == SQLITE_DONE || rc == SQLITE_OK) {
 		if (!si->readonly && real_sqlite3_changes)
-			r.affected = (uint64_t)real_sqlite3_changes(si->db);
+			r->affected = (uint64_t)real_sqlite3_changes(si->db);
 	} else {
-		r.flags = DBP_CALL_ERROR;
-		r.err = error_of(si->db, rc);
+		int saved = errno;
+		r->flags = DBP_CALL_ERROR;
+		r->err = error_of(si->db, rc);
+		errno = saved;
 	}
-	si->active = 0;
-	dbp_emit(&r);
-	errno = saved;
+	dbp_ring_commit();
 }
 
 /* A statement that failed to prepare is one failed call: that is where SQLite reports most
