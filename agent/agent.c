@@ -123,8 +123,8 @@ __attribute__((constructor)) static void agent_ctor(void)
 __attribute__((destructor)) static void agent_dtor(void)
 {
 	int expect = DBP_ST_RUNNING;
-	if (!__atomic_compare_exchange_n(&dbp_state, &expect, DBP_ST_STOPPING, 0,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	if (!__atomic_compare_exchange_n(&dbp_state, &expect, DBP_ST_STOPPING, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
 		return;
 	int saved = errno;
 	dbp_tls_busy++;

@@ -5,7 +5,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define DBP_HIDDEN __attribute__((visibility("hidden")))
 #define DBP_LIKELY(x) __builtin_expect(!!(x), 1)
 #define DBP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -23,22 +22,25 @@ enum dbp_shim {
 	DBP_SHIM_ALL = DBP_SHIM_SQLITE,
 };
 
-extern int dbp_state DBP_HIDDEN;
-extern unsigned dbp_armed_shims DBP_HIDDEN;
+extern int dbp_state;
+extern unsigned dbp_armed_shims;
+
+/* The core is built with -fvisibility=hidden: only the shims' EXPORT wrappers leave the
+ * library (and the version script agrees). */
 
 /* initial-exec TLS: no __tls_get_addr call (and no ld.so dependency) on the hot path. */
 #define DBP_TLS __thread __attribute__((tls_model("initial-exec")))
 
 /* Inside the agent's own code: blocks re-entry, including from signal handlers. */
-extern DBP_TLS unsigned dbp_tls_busy DBP_HIDDEN;
+extern DBP_TLS unsigned dbp_tls_busy;
 /* Depth of intercepted database API calls: only the outermost one is recorded. */
-extern DBP_TLS unsigned dbp_tls_depth DBP_HIDDEN;
+extern DBP_TLS unsigned dbp_tls_depth;
 
-void dbp_init(void) DBP_HIDDEN;
+void dbp_init(void);
 
 struct dbp_rec;
 /* Queues a finished call for the exporter (never blocks; drops and counts when it must). */
-void dbp_emit(const struct dbp_rec *r) DBP_HIDDEN;
+void dbp_emit(const struct dbp_rec *r);
 
 /* Whether a hook of this shim should record: running, armed, outermost, not re-entered.
  * On true the caller owns one API depth level and must call dbp_hook_leave(). */
@@ -47,7 +49,8 @@ static inline bool dbp_hook_enter(unsigned shim)
 	int st = __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE);
 	if (DBP_UNLIKELY(st != DBP_ST_RUNNING)) {
 		if (st == DBP_ST_NOT_READY)
-			dbp_init(); /* a hook ran before our constructor: arm now, record next time */
+			dbp_init(); /* a hook ran before our constructor: arm now, record next time
+				     */
 		return false;
 	}
 	if (DBP_UNLIKELY(!(dbp_armed_shims & shim) || dbp_tls_busy | dbp_tls_depth))

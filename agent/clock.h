@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <time.h>
 
-extern int dbp_clock_use_tsc __attribute__((visibility("hidden")));
+extern int dbp_clock_use_tsc;
 
 /* A timestamp in ticks: the TSC where it is invariant (10 ns here against 25 ns for
  * clock_gettime, and a statement is timed twice), CLOCK_MONOTONIC nanoseconds elsewhere. */
@@ -24,10 +24,10 @@ static inline uint64_t dbp_ticks(void)
 }
 
 /* Takes the reference point; decides TSC or not. Called once at init (and again in a child). */
-void dbp_clock_init(void) __attribute__((visibility("hidden")));
+void dbp_clock_init(void);
 /* Refreshes the ticks->ns ratio against CLOCK_MONOTONIC; called by the sender each cycle. */
-void dbp_clock_calibrate(void) __attribute__((visibility("hidden")));
-uint64_t dbp_unix_ns(void) __attribute__((visibility("hidden")));
+void dbp_clock_calibrate(void);
+uint64_t dbp_unix_ns(void);
 
 /* The conversion parameters, read once per batch so the per-record conversion is two
  * multiplications. */
@@ -37,7 +37,7 @@ struct dbp_clock_snap {
 	uint64_t base_ticks, base_unix;
 };
 
-void dbp_clock_snapshot(struct dbp_clock_snap *s) __attribute__((visibility("hidden")));
+void dbp_clock_snapshot(struct dbp_clock_snap *s);
 
 static inline uint64_t dbp_clock_ns(const struct dbp_clock_snap *s, uint64_t ticks)
 {

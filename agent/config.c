@@ -26,6 +26,22 @@ static int parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 	return 0;
 }
 
+/* A value as quoted in a warning: at most 64 bytes, control characters shown as '?', so a
+ * warning stays one short line whatever the environment holds. Config is parsed on one
+ * thread, once, so a static buffer will do. */
+static const char *shown(const char *v)
+{
+	static char buf[72];
+	size_t i = 0;
+	for (; v[i] && i < 64; i++)
+		buf[i] = (unsigned char)v[i] < 0x20 || v[i] == 0x7f ? '?' : v[i];
+	if (v[i])
+		memcpy(buf + i, "...", 4);
+	else
+		buf[i] = 0;
+	return buf;
+}
+
 static int is_true(const char *s)
 {
 	return !strcmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "yes") ||
@@ -42,8 +58,8 @@ static const struct {
 	const char *name;
 	unsigned mask;
 } shim_names[] = {
-	{"sqlite", DBP_SHIM_SQLITE},
-	{"sqlite3", DBP_SHIM_SQLITE},
+	{ "sqlite", DBP_SHIM_SQLITE },
+	{ "sqlite3", DBP_SHIM_SQLITE },
 };
 
 /* "sqlite,pq" -> mask; -1 when any name is unknown. "all" and "none" are accepted too. */
@@ -109,7 +125,8 @@ void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
 		if (is_true(v))
 			cfg->disabled = 1;
 		else if (!is_false(v))
-			dbp_warn("DBPROBE_DISABLE='%s' is not 0 or 1; using the default 0", v);
+			dbp_warn("DBPROBE_DISABLE='%s' is not 0 or 1; using the default 0",
+				 shown(v));
 	}
 	if ((v = env("DBPROBE_LOG"))) {
 		if (is_false(v))
@@ -119,14 +136,18 @@ void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
 		else if (!strcasecmp(v, "debug") || !strcmp(v, "2"))
 			cfg->log = 2;
 		else
-			dbp_warn("DBPROBE_LOG='%s' is not off, info or debug; using the default off", v);
+			dbp_warn(
+				"DBPROBE_LOG='%s' is not off, info or debug; using the default off",
+				shown(v));
 	}
-	if ((v = env("DBPROBE_HOOKS"))) {
+	/* Empty (or only separators) means unset: the default. "none" turns every hook off. */
+	if ((v = env("DBPROBE_HOOKS")) && v[strspn(v, ", ")]) {
 		long m = parse_shims(v);
 		if (m < 0)
-			dbp_warn("DBPROBE_HOOKS='%s' names an unknown hook (known: sqlite); using the "
+			dbp_warn("DBPROBE_HOOKS='%s' names an unknown hook (known: sqlite); using "
+				 "the "
 				 "default all",
-				 v);
+				 shown(v));
 		else
 			cfg->shims = (unsigned)m;
 	}
@@ -140,7 +161,7 @@ void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
 		else
 			dbp_warn("DBPROBE_QUERY_TEXT='%s' is not normalized, raw or off; using the "
 				 "default normalized",
-				 v);
+				 shown(v));
 	}
 	if ((v = env("DBPROBE_SLOW_MS"))) {
 		if (parse_uint(v, 0, 86400000, &n) == 0)
@@ -148,7 +169,7 @@ void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
 		else
 			dbp_warn("DBPROBE_SLOW_MS='%s' is not a whole number of milliseconds "
 				 "(0..86400000); using the default %d",
-				 v, DBP_DEFAULT_SLOW_MS);
+				 shown(v), DBP_DEFAULT_SLOW_MS);
 	}
 	if ((v = env("DBPROBE_BUFFER_KB"))) {
 		if (parse_uint(v, 16, 1048576, &n) == 0)
@@ -156,7 +177,7 @@ void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
 		else
 			dbp_warn("DBPROBE_BUFFER_KB='%s' is not a whole number from 16 to 1048576; "
 				 "using the default %d",
-				 v, DBP_DEFAULT_BUFFER_KB);
+				 shown(v), DBP_DEFAULT_BUFFER_KB);
 	}
 	if ((v = env("DBPROBE_SOCKET"))) {
 		if (*v && strlen(v) < sizeof cfg->socket_path)
@@ -164,7 +185,7 @@ void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
 		else
 			dbp_warn("DBPROBE_SOCKET='%s' is empty or longer than %zu bytes; using the "
 				 "default %s",
-				 v, sizeof cfg->socket_path - 1, DBP_DEFAULT_SOCKET);
+				 shown(v), sizeof cfg->socket_path - 1, DBP_DEFAULT_SOCKET);
 	}
 	v = env("OTEL_SERVICE_NAME");
 	if (v && *v && strlen(v) < sizeof cfg->service)
@@ -173,7 +194,7 @@ void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
 		if (v)
 			dbp_warn("OTEL_SERVICE_NAME='%s' is empty or too long; using the default "
 				 "(the executable's name)",
-				 v);
+				 shown(v));
 		default_service(cfg->service, sizeof cfg->service);
 	}
 }

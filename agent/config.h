@@ -8,25 +8,24 @@
 enum dbp_qtext { DBP_QTEXT_NORMALIZED = 0, DBP_QTEXT_RAW, DBP_QTEXT_OFF };
 
 struct dbp_config {
-	int disabled;            /* DBPROBE_DISABLE=1 */
-	unsigned shims;          /* DBPROBE_HOOKS, mask of enum dbp_shim */
-	enum dbp_qtext qtext;    /* DBPROBE_QUERY_TEXT */
-	uint64_t slow_ns;        /* DBPROBE_SLOW_MS */
-	int log;                 /* DBPROBE_LOG: 0 off, 1 info, 2 debug */
-	size_t buffer_bytes;     /* DBPROBE_BUFFER_KB: per-thread record buffer */
-	char socket_path[108];   /* DBPROBE_SOCKET (sun_path size) */
-	char service[256];       /* OTEL_SERVICE_NAME, default the executable's name */
+	int disabled;          /* DBPROBE_DISABLE=1 */
+	unsigned shims;        /* DBPROBE_HOOKS, mask of enum dbp_shim */
+	enum dbp_qtext qtext;  /* DBPROBE_QUERY_TEXT */
+	uint64_t slow_ns;      /* DBPROBE_SLOW_MS */
+	int log;               /* DBPROBE_LOG: 0 off, 1 info, 2 debug */
+	size_t buffer_bytes;   /* DBPROBE_BUFFER_KB: per-thread record buffer */
+	char socket_path[108]; /* DBPROBE_SOCKET (sun_path size) */
+	char service[256];     /* OTEL_SERVICE_NAME, default the executable's name */
 };
 
 #define DBP_DEFAULT_SOCKET "/tmp/dbprobe.sock"
 #define DBP_DEFAULT_SLOW_MS 100
 #define DBP_DEFAULT_BUFFER_KB 256
 
-extern struct dbp_config dbp_cfg __attribute__((visibility("hidden")));
+extern struct dbp_config dbp_cfg;
 
 /* Fills cfg from getenv_fn (getenv in the agent; a table in tests). Bad values print one
  * warning each to stderr naming the variable and the default used. */
-void dbp_config_load(struct dbp_config *cfg, const char *(*getenv_fn)(const char *))
-	__attribute__((visibility("hidden")));
+void dbp_config_load(struct dbp_config *cfg, const char *(*getenv_fn)(const char *));
 
 #endif

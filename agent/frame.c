@@ -5,7 +5,7 @@
 
 void dbp_frame_reset(struct dbp_frame *f)
 {
-	struct dbp_frame_hdr fh = {.magic = DBP_WIRE_MAGIC, .version = DBP_WIRE_VERSION};
+	struct dbp_frame_hdr fh = { .magic = DBP_WIRE_MAGIC, .version = DBP_WIRE_VERSION };
 	memcpy(f->buf, &fh, sizeof fh);
 	f->len = sizeof fh;
 	f->ncalls = 0;
@@ -32,8 +32,7 @@ uint32_t dbp_frame_string_size(size_t len)
 }
 
 /* Reserves a zeroed record of fixed part `fixed` plus `extra` bytes; NULL when it won't fit. */
-static void *reserve(struct dbp_frame *f, uint16_t type, uint16_t flags, size_t fixed,
-		     size_t extra)
+static void *reserve(struct dbp_frame *f, uint16_t type, uint16_t flags, size_t fixed, size_t extra)
 {
 	if (fixed + extra > DBP_FRAME_MAX)
 		return NULL;
@@ -42,7 +41,7 @@ static void *reserve(struct dbp_frame *f, uint16_t type, uint16_t flags, size_t 
 		return NULL;
 	char *p = (char *)f->buf + f->len;
 	memset(p, 0, len);
-	struct dbp_rec_hdr h = {.type = type, .flags = flags, .len = len};
+	struct dbp_rec_hdr h = { .type = type, .flags = flags, .len = len };
 	memcpy(p, &h, sizeof h);
 	f->len += len;
 	return p;
@@ -55,8 +54,7 @@ int dbp_frame_hello(struct dbp_frame *f, uint32_t pid, uint32_t ppid, uint64_t s
 		exe_len = DBP_STRING_MAX;
 	if (service_len > DBP_STRING_MAX)
 		service_len = DBP_STRING_MAX;
-	struct dbp_hello *r =
-		reserve(f, DBP_REC_HELLO, 0, sizeof *r, exe_len + service_len);
+	struct dbp_hello *r = reserve(f, DBP_REC_HELLO, 0, sizeof *r, exe_len + service_len);
 	if (!r)
 		return -1;
 	r->pid = pid;
@@ -105,7 +103,7 @@ int dbp_frame_call(struct dbp_frame *f, struct dbp_call *c, uint16_t flags)
 {
 	if (sizeof *c > dbp_frame_room(f))
 		return -1;
-	c->h = (struct dbp_rec_hdr){.type = DBP_REC_CALL, .flags = flags, .len = sizeof *c};
+	c->h = (struct dbp_rec_hdr){ .type = DBP_REC_CALL, .flags = flags, .len = sizeof *c };
 	memcpy((char *)f->buf + f->len, c, sizeof *c);
 	f->len += sizeof *c;
 	f->ncalls++;

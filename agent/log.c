@@ -17,8 +17,9 @@ static void vemit(const char *fmt, va_list ap)
 	int m = vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
 	if (m < 0)
 		m = 0;
-	size_t len = (size_t)n + ((size_t)m < sizeof buf - (size_t)n - 1 ? (size_t)m
-									  : sizeof buf - (size_t)n - 2);
+	size_t len =
+		(size_t)n +
+		((size_t)m < sizeof buf - (size_t)n - 1 ? (size_t)m : sizeof buf - (size_t)n - 2);
 	buf[len++] = '\n';
 	syscall(SYS_write, 2, buf, len);
 	errno = saved;

@@ -23,7 +23,10 @@ struct dbp_ptrmap {
 	unsigned full_logged;
 };
 
-#define DBP_PTRMAP_INIT(type) {.value_size = sizeof(type), .lock = PTHREAD_MUTEX_INITIALIZER}
+#define DBP_PTRMAP_INIT(type)                                                 \
+	{                                                                     \
+		.value_size = sizeof(type), .lock = PTHREAD_MUTEX_INITIALIZER \
+	}
 
 /* The value for key, or NULL. Lock-free. */
 void *dbp_ptrmap_get(struct dbp_ptrmap *m, const void *key);

@@ -43,12 +43,12 @@ struct dbp_ring {
 _Static_assert(sizeof(struct dbp_rec) == 64, "one record, one cache line");
 
 #define DBP_TLS_IE __thread __attribute__((tls_model("initial-exec")))
-extern DBP_TLS_IE struct dbp_ring *dbp_tls_ring __attribute__((visibility("hidden")));
+extern DBP_TLS_IE struct dbp_ring *dbp_tls_ring;
 
 /* The first use on a thread (maps its ring, starts the sender), a full ring (counts a drop,
  * returns NULL), a retired one (NULL). */
-struct dbp_rec *dbp_ring_reserve_slow(void) __attribute__((visibility("hidden")));
-void dbp_ring_wake(void) __attribute__((visibility("hidden")));
+struct dbp_rec *dbp_ring_reserve_slow(void);
+void dbp_ring_wake(void);
 
 /* Two-step push from a hook (which holds the API-depth guard, so no signal handler on this
  * thread re-enters): reserve a slot, fill it in place, commit. Never blocks. */
@@ -79,33 +79,32 @@ static inline void dbp_ring_commit(void)
 }
 
 /* reserve + copy + commit, for records built elsewhere. */
-void dbp_ring_push(const struct dbp_rec *r) __attribute__((visibility("hidden")));
+void dbp_ring_push(const struct dbp_rec *r);
 
 /* Process-wide drop counters for reasons outside a ring (atomic adds). */
-void dbp_ring_count_drop(enum dbp_drop_reason why) __attribute__((visibility("hidden")));
-void dbp_ring_count_drops(enum dbp_drop_reason why, uint64_t n) __attribute__((visibility("hidden")));
+void dbp_ring_count_drop(enum dbp_drop_reason why);
+void dbp_ring_count_drops(enum dbp_drop_reason why, uint64_t n);
 
 /* Consumer side (sender thread, or the exit flush, under the sender's lock). Hands fn every
  * queued record in contiguous runs, oldest first per ring; fn returns how many of the n it
  * consumed, and fewer than n stops the drain (the rest stays queued). Returns -1 when
  * stopped, 0 when every ring was emptied. */
 typedef size_t (*dbp_ring_fn)(const struct dbp_rec *recs, size_t n, uint32_t tid, void *arg);
-int dbp_ring_drain(dbp_ring_fn fn, void *arg) __attribute__((visibility("hidden")));
+int dbp_ring_drain(dbp_ring_fn fn, void *arg);
 /* Discards everything queued, counting it under `why` (no exporter: nothing is read). */
-void dbp_ring_discard(enum dbp_drop_reason why) __attribute__((visibility("hidden")));
+void dbp_ring_discard(enum dbp_drop_reason why);
 /* Adds the drops counted since the previous call into out[]; returns whether any. */
-int dbp_ring_take_drops(uint64_t out[DBP_DROP_REASON_COUNT]) __attribute__((visibility("hidden")));
+int dbp_ring_take_drops(uint64_t out[DBP_DROP_REASON_COUNT]);
 /* Undoes dbp_ring_take_drops when the report could not be sent. */
-void dbp_ring_return_drops(const uint64_t in[DBP_DROP_REASON_COUNT])
-	__attribute__((visibility("hidden")));
+void dbp_ring_return_drops(const uint64_t in[DBP_DROP_REASON_COUNT]);
 
 /* Sender wake-up: a futex word producers bump when a ring passes half full. */
-extern uint32_t dbp_ring_wake_word __attribute__((visibility("hidden")));
+extern uint32_t dbp_ring_wake_word;
 
-void dbp_ring_init(void) __attribute__((visibility("hidden")));
-void dbp_ring_lock(void) __attribute__((visibility("hidden")));
-void dbp_ring_unlock(void) __attribute__((visibility("hidden")));
+void dbp_ring_init(void);
+void dbp_ring_lock(void);
+void dbp_ring_unlock(void);
 /* In a forked child: the parent's queued records and counts are not the child's. */
-void dbp_ring_reset_child(void) __attribute__((visibility("hidden")));
+void dbp_ring_reset_child(void);
 
 #endif

@@ -80,10 +80,11 @@ static void try_connect(int force)
 	uint64_t now = mono_ms();
 	if (!force && now < next_connect_ns)
 		return;
-	int fd = (int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd =
+		(int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	memcpy(sa.sun_path, dbp_cfg.socket_path, strlen(dbp_cfg.socket_path));
 	if (syscall(SYS_connect, fd, &sa, sizeof sa) != 0) {
 		syscall(SYS_close, fd);
@@ -123,8 +124,8 @@ static int frame_send(void)
 	if (dbp_frame_empty(&frame))
 		return 0;
 	for (;;) {
-		long n = syscall(SYS_sendto, sock, frame.buf, frame.len, MSG_DONTWAIT | MSG_NOSIGNAL,
-				 NULL, 0);
+		long n = syscall(SYS_sendto, sock, frame.buf, frame.len,
+				 MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0);
 		if (n >= 0) {
 			frame_start();
 			return 0;
@@ -273,7 +274,7 @@ static void *sender_main(void *arg)
 		pthread_mutex_lock(&send_lock);
 		int busy = cycle(0);
 		pthread_mutex_unlock(&send_lock);
-		struct timespec ts = {0, (busy ? 2 : CYCLE_MS) * 1000000L};
+		struct timespec ts = { 0, (busy ? 2 : CYCLE_MS) * 1000000L };
 		syscall(SYS_futex, &dbp_ring_wake_word, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
 	}
 	return NULL;
@@ -324,7 +325,7 @@ void dbp_sender_flush(int timeout_ms)
 		uint64_t now = mono_ms();
 		if (now >= deadline || sock < 0)
 			break;
-		struct pollfd pfd = {.fd = sock, .events = POLLOUT};
+		struct pollfd pfd = { .fd = sock, .events = POLLOUT };
 		poll(&pfd, 1, (int)(deadline - now));
 	}
 	pthread_mutex_unlock(&send_lock);

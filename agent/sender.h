@@ -3,15 +3,15 @@
 #define DBPROBE_SENDER_H
 
 /* Starts the sender thread if it is not running yet (cheap when it is). */
-void dbp_sender_ensure(void) __attribute__((visibility("hidden")));
+void dbp_sender_ensure(void);
 /* Whether anything was ever recorded (and so the thread started) in this process. */
-int dbp_sender_started(void) __attribute__((visibility("hidden")));
+int dbp_sender_started(void);
 /* Drains every buffer to the exporter, waiting at most timeout_ms for it to take them. */
-void dbp_sender_flush(int timeout_ms) __attribute__((visibility("hidden")));
+void dbp_sender_flush(int timeout_ms);
 
-void dbp_sender_lock(void) __attribute__((visibility("hidden")));
-void dbp_sender_unlock(void) __attribute__((visibility("hidden")));
+void dbp_sender_lock(void);
+void dbp_sender_unlock(void);
 /* In a forked child: forget the parent's thread and connection (without shutting it down). */
-void dbp_sender_reset_child(void) __attribute__((visibility("hidden")));
+void dbp_sender_reset_child(void);
 
 #endif

@@ -10,8 +10,10 @@
 #define H_SEED 0x243f6a8885a308d3ull /* digits of pi: arbitrary, but nothing up the sleeve */
 #define H_K1 0x3c6ef372fe94f82bull   /* whitening keeps an all-zero block from zeroing a product */
 #define H_K2 0xa54ff53a5f1d36f1ull
-#define H_LEN 0x9e3779b97f4a7c15ull /* odd, so distinct lengths stay distinct after the multiply */
-#define H_M1 0xbf58476d1ce4e5b9ull  /* finalizer multipliers with well-spread bits */
+#define H_LEN                                                                                   \
+	0x9e3779b97f4a7c15ull      /* odd, so distinct lengths stay distinct after the multiply \
+				    */
+#define H_M1 0xbf58476d1ce4e5b9ull /* finalizer multipliers with well-spread bits */
 #define H_M2 0x94d049bb133111ebull
 
 static inline uint64_t load64(const unsigned char *p)
@@ -417,8 +419,21 @@ static inline bool is_ident_char(unsigned char c)
 static bool is_op_char(unsigned char c)
 {
 	switch (c) {
-	case '+': case '-': case '*': case '/': case '<': case '>': case '=': case '~':
-	case '!': case '%': case '^': case '&': case '|': case '@': case '#':
+	case '+':
+	case '-':
+	case '*':
+	case '/':
+	case '<':
+	case '>':
+	case '=':
+	case '~':
+	case '!':
+	case '%':
+	case '^':
+	case '&':
+	case '|':
+	case '@':
+	case '#':
 		return true;
 	default:
 		return false;
@@ -640,12 +655,24 @@ static void lex_next(struct lexer *lx, struct token *t)
 		type = T_QIDENT;
 		end = scan_quoted(lx, p + 1, (char)c, false);
 		break;
-	case '(': type = T_LPAREN; break;
-	case ')': type = T_RPAREN; break;
-	case '[': type = T_LBRACKET; break;
-	case ']': type = T_RBRACKET; break;
-	case ',': type = T_COMMA; break;
-	case ';': type = T_SEMI; break;
+	case '(':
+		type = T_LPAREN;
+		break;
+	case ')':
+		type = T_RPAREN;
+		break;
+	case '[':
+		type = T_LBRACKET;
+		break;
+	case ']':
+		type = T_RBRACKET;
+		break;
+	case ',':
+		type = T_COMMA;
+		break;
+	case ';':
+		type = T_SEMI;
+		break;
 	case '.':
 		if (is_digit((unsigned char)next)) {
 			type = T_LITERAL;
@@ -738,7 +765,11 @@ static void lex_next(struct lexer *lx, struct token *t)
 	case T_WORD:
 		lx->prev_operand = !t->kw || (t->kw->flags & KW_VALUE);
 		break;
-	case T_QIDENT: case T_LITERAL: case T_PARAM: case T_RPAREN: case T_RBRACKET:
+	case T_QIDENT:
+	case T_LITERAL:
+	case T_PARAM:
+	case T_RPAREN:
+	case T_RBRACKET:
 		lx->prev_operand = true;
 		break;
 	default:
@@ -803,16 +834,17 @@ struct summary {
 };
 
 static const char *const object_modifiers[] = {
-	"OR", "REPLACE", "TEMP", "TEMPORARY", "UNIQUE", "MATERIALIZED", "UNLOGGED", "GLOBAL",
-	"LOCAL", "VIRTUAL", "RECURSIVE", "FOREIGN", NULL,
+	"OR",     "REPLACE", "TEMP",    "TEMPORARY", "UNIQUE",  "MATERIALIZED", "UNLOGGED",
+	"GLOBAL", "LOCAL",   "VIRTUAL", "RECURSIVE", "FOREIGN", NULL,
 };
 
 /* Words between an operation or clause and its table: INSERT OR IGNORE INTO, FROM ONLY t,
  * DROP TABLE IF EXISTS t, VACUUM FULL ANALYZE t, LOCK TABLES t. */
 static const char *const table_skip[] = {
-	"INTO", "IGNORE", "OR", "REPLACE", "ROLLBACK", "ABORT", "FAIL", "ONLY", "LATERAL",
-	"LOW_PRIORITY", "HIGH_PRIORITY", "DELAYED", "QUICK", "TABLE", "TABLES", "IF", "NOT",
-	"EXISTS", "FULL", "VERBOSE", "FREEZE", "ANALYZE", "CONCURRENTLY", NULL,
+	"INTO",  "IGNORE",  "OR",      "REPLACE",      "ROLLBACK",      "ABORT",
+	"FAIL",  "ONLY",    "LATERAL", "LOW_PRIORITY", "HIGH_PRIORITY", "DELAYED",
+	"QUICK", "TABLE",   "TABLES",  "IF",           "NOT",           "EXISTS",
+	"FULL",  "VERBOSE", "FREEZE",  "ANALYZE",      "CONCURRENTLY",  NULL,
 };
 
 /* After these, INSERT/UPDATE/DELETE/SELECT are not operations being performed: ON DELETE
@@ -895,8 +927,9 @@ static void summary_word(struct summary *sm, struct sum_level *lv, const struct 
 	const struct keyword *kw = t->kw;
 
 	if (kw->op != OP_NONE) {
-		bool is_op = kw->flags & KW_START ? sm->at_start :
-			     !sm->in_grant && !prev_word_in(sm, dml_blockers);
+		bool is_op = kw->flags & KW_START
+				     ? sm->at_start
+				     : !sm->in_grant && !prev_word_in(sm, dml_blockers);
 
 		if (!is_op)
 			return;
@@ -906,13 +939,27 @@ static void summary_word(struct summary *sm, struct sum_level *lv, const struct 
 		lv->op = kw->op;
 		lv->state = SS_NONE;
 		switch (kw->op) {
-		case OP_INSERT: start_table(lv, SC_INTO); break;
-		case OP_UPDATE: start_table(lv, SC_UPDATE); break;
-		case OP_DEFINE: case OP_DROP: lv->state = SS_OBJECT; break;
-		case OP_LIST: start_table(lv, SC_LIST); break;
-		case OP_NAMED: start_table(lv, SC_NAME); break;
-		case OP_GRANT: sm->in_grant = true; break;
-		default: break;
+		case OP_INSERT:
+			start_table(lv, SC_INTO);
+			break;
+		case OP_UPDATE:
+			start_table(lv, SC_UPDATE);
+			break;
+		case OP_DEFINE:
+		case OP_DROP:
+			lv->state = SS_OBJECT;
+			break;
+		case OP_LIST:
+			start_table(lv, SC_LIST);
+			break;
+		case OP_NAMED:
+			start_table(lv, SC_NAME);
+			break;
+		case OP_GRANT:
+			sm->in_grant = true;
+			break;
+		default:
+			break;
 		}
 		return;
 	}
@@ -1147,13 +1194,22 @@ static bool prev_is_name(const struct norm *nm)
 static bool need_space(const struct norm *nm, enum tok_type type)
 {
 	switch (nm->prev) {
-	case T_END: case T_LPAREN: case T_LBRACKET: case T_DOT: case T_CAST:
+	case T_END:
+	case T_LPAREN:
+	case T_LBRACKET:
+	case T_DOT:
+	case T_CAST:
 		return false;
 	default:
 		break;
 	}
 	switch (type) {
-	case T_RPAREN: case T_RBRACKET: case T_COMMA: case T_SEMI: case T_DOT: case T_CAST:
+	case T_RPAREN:
+	case T_RBRACKET:
+	case T_COMMA:
+	case T_SEMI:
+	case T_DOT:
+	case T_CAST:
 		return false;
 	case T_LPAREN:
 		return !prev_is_name(nm); /* count(*), but IN (?) and VALUES (?) */

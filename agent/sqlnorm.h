@@ -8,8 +8,8 @@
 #define SQLNORM_SUMMARY_MAX 256 /* OTel caps db.query.summary at 255 characters */
 
 struct sqlnorm_info {
-	uint64_t fingerprint;              /* hash of the normalized token stream, words case-folded */
-	size_t len;                        /* strlen of the returned text */
+	uint64_t fingerprint; /* hash of the normalized token stream, words case-folded */
+	size_t len;           /* strlen of the returned text */
 	char summary[SQLNORM_SUMMARY_MAX]; /* "SELECT users", "INSERT orders", NUL-terminated */
 };
 

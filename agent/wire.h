@@ -53,7 +53,8 @@ struct dbp_hello {
 	struct dbp_rec_hdr h;
 	uint32_t pid;
 	uint32_t ppid;
-	uint64_t start_unix_ns; /* when the agent armed in this process (after fork: in the child) */
+	uint64_t
+		start_unix_ns; /* when the agent armed in this process (after fork: in the child) */
 	uint16_t exe_len;
 	uint16_t service_len;
 	uint32_t reserved;

@@ -51,7 +51,7 @@ static void collect(struct dbp_hnode *n, void *arg)
 		k = (double)st->errors;
 		break;
 	}
-	c->rows[c->n++] = (struct row){st, k};
+	c->rows[c->n++] = (struct row){ st, k };
 }
 
 static int by_key_desc(const void *a, const void *b)
@@ -99,7 +99,7 @@ static json_t *stmt_json(const struct dbp_stmt *st)
 	static const struct {
 		const char *name;
 		double q;
-	} qs[] = {{"p50_ms", 0.5}, {"p95_ms", 0.95}, {"p99_ms", 0.99}};
+	} qs[] = { { "p50_ms", 0.5 }, { "p95_ms", 0.95 }, { "p99_ms", 0.99 } };
 	for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
 		double v = dbp_sketch_quantile(&st->sketch, qs[i].q);
 		if (v < (double)st->min_ns)
@@ -138,8 +138,8 @@ static void bad_request(struct dbp_page *out, const char *msg)
 
 void dbp_render_queries(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out)
 {
-	static const char *const names[] = {"total", "calls", "mean", "p99", "errors"};
-	struct collect c = {.sort = SORT_TOTAL};
+	static const char *const names[] = { "total", "calls", "mean", "p99", "errors" };
+	struct collect c = { .sort = SORT_TOTAL };
 	const char *sort = r->arg(r, "sort"), *limit_s = r->arg(r, "limit");
 	if (sort) {
 		size_t i;
@@ -181,9 +181,9 @@ void dbp_render_healthz(struct dbp_store *s, const struct dbp_request *r, struct
 {
 	(void)r;
 	pthread_mutex_lock(&s->lock);
-	json_t *doc = json_pack("{s:s, s:I, s:I}", "status", "ok", "agents_connected",
-				(json_int_t)s->agents_connected, "calls_received",
-				(json_int_t)s->calls);
+	json_t *doc =
+		json_pack("{s:s, s:I, s:I}", "status", "ok", "agents_connected",
+			  (json_int_t)s->agents_connected, "calls_received", (json_int_t)s->calls);
 	pthread_mutex_unlock(&s->lock);
 	json_page(out, doc);
 }
@@ -191,19 +191,20 @@ void dbp_render_healthz(struct dbp_store *s, const struct dbp_request *r, struct
 void dbp_render_agents(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out)
 {
 	(void)r;
-	static const char *const reasons[DBP_DROP_REASON_COUNT] = {
-		"buffer_full", "no_exporter", "send_failed", "text_cap"};
+	static const char *const reasons[DBP_DROP_REASON_COUNT] = { "buffer_full", "no_exporter",
+								    "send_failed", "text_cap" };
 	json_t *arr = json_array();
 	pthread_mutex_lock(&s->lock);
 	for (const struct dbp_agent *a = s->agents; a; a = a->next) {
 		json_t *drops = json_object();
 		for (int i = 0; i < DBP_DROP_REASON_COUNT; i++)
-			json_object_set_new(drops, reasons[i], json_integer((json_int_t)a->drops[i]));
+			json_object_set_new(drops, reasons[i],
+					    json_integer((json_int_t)a->drops[i]));
 		json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:b, s:I, s:I, s:o}", "pid",
-				      (json_int_t)a->pid, "ppid", (json_int_t)a->ppid, "exe", a->exe,
-				      "service", a->service, "connected", !a->disconnected_unix_ns,
-				      "calls", (json_int_t)a->calls, "errors", (json_int_t)a->errors,
-				      "drops", drops);
+				      (json_int_t)a->pid, "ppid", (json_int_t)a->ppid, "exe",
+				      a->exe, "service", a->service, "connected",
+				      !a->disconnected_unix_ns, "calls", (json_int_t)a->calls,
+				      "errors", (json_int_t)a->errors, "drops", drops);
 		if (o) {
 			json_object_set_new(o, "started", iso_time(a->start_unix_ns));
 			json_array_append_new(arr, o);

@@ -63,5 +63,5 @@ void dbp_buf_printf(struct dbp_buf *b, const char *fmt, ...)
 void dbp_buf_free(struct dbp_buf *b)
 {
 	free(b->p);
-	*b = (struct dbp_buf){0};
+	*b = (struct dbp_buf){ 0 };
 }

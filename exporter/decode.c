@@ -11,8 +11,13 @@ static int check_record(const struct dbp_rec_hdr *h, const char *p, const char *
 	case DBP_REC_HELLO: {
 		const struct dbp_hello *r = (const void *)p;
 		fixed = sizeof *r;
-		if (h->len >= fixed)
+		if (h->len >= fixed) {
+			if (r->exe_len > DBP_STRING_MAX || r->service_len > DBP_STRING_MAX) {
+				*why = "hello string over the limit";
+				return -1;
+			}
 			tail = (size_t)r->exe_len + r->service_len;
+		}
 		break;
 	}
 	case DBP_REC_QUERY: {
@@ -30,8 +35,13 @@ static int check_record(const struct dbp_rec_hdr *h, const char *p, const char *
 	case DBP_REC_STRING: {
 		const struct dbp_string *r = (const void *)p;
 		fixed = sizeof *r;
-		if (h->len >= fixed)
+		if (h->len >= fixed) {
+			if (r->len > DBP_STRING_MAX) {
+				*why = "string over the limit";
+				return -1;
+			}
 			tail = r->len;
+		}
 		break;
 	}
 	case DBP_REC_CALL:
@@ -79,24 +89,24 @@ static int walk(const char *buf, size_t len, const struct dbp_decode_ops *ops, v
 			case DBP_REC_HELLO: {
 				const struct dbp_hello *r = (const void *)p;
 				const char *s = (const char *)(r + 1);
-				rc = ops->hello(ctx, r, (struct dbp_str_view){s, r->exe_len},
-						(struct dbp_str_view){s + r->exe_len,
-								      r->service_len});
+				rc = ops->hello(
+					ctx, r, (struct dbp_str_view){ s, r->exe_len },
+					(struct dbp_str_view){ s + r->exe_len, r->service_len });
 				break;
 			}
 			case DBP_REC_QUERY: {
 				const struct dbp_query *r = (const void *)p;
 				const char *s = (const char *)(r + 1);
-				rc = ops->query(ctx, r, (struct dbp_str_view){s, r->text_len},
-						(struct dbp_str_view){s + r->text_len,
-								      r->summary_len});
+				rc = ops->query(
+					ctx, r, (struct dbp_str_view){ s, r->text_len },
+					(struct dbp_str_view){ s + r->text_len, r->summary_len });
 				break;
 			}
 			case DBP_REC_STRING: {
 				const struct dbp_string *r = (const void *)p;
-				rc = ops->string(ctx, r,
-						 (struct dbp_str_view){(const char *)(r + 1),
-								       r->len});
+				rc = ops->string(
+					ctx, r,
+					(struct dbp_str_view){ (const char *)(r + 1), r->len });
 				break;
 			}
 			case DBP_REC_CALL:

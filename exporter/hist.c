@@ -6,20 +6,20 @@
 #include <string.h>
 
 #define GAMMA 1.02
-static double inv_log_gamma; /* 1 / ln(GAMMA), set on first use */
+#define INV_LOG_GAMMA 50.4983497918439 /* 1 / ln(GAMMA) */
 
 static int32_t index_of(uint64_t ns)
 {
-	if (!inv_log_gamma)
-		inv_log_gamma = 1.0 / log(GAMMA);
-	return (int32_t)ceil(log((double)ns) * inv_log_gamma);
+	return (int32_t)ceil(log((double)ns) * INV_LOG_GAMMA);
 }
 
+/* A value that cannot be stored (out of memory) is not counted at all, so that quantiles
+ * stay those of the values held. */
 void dbp_sketch_add(struct dbp_sketch *s, uint64_t ns)
 {
-	s->total++;
 	if (ns == 0) {
 		s->zeros++;
+		s->total++;
 		return;
 	}
 	int32_t i = index_of(ns);
@@ -46,6 +46,7 @@ void dbp_sketch_add(struct dbp_sketch *s, uint64_t ns)
 		s->n = nn;
 	}
 	s->counts[i - s->lo]++;
+	s->total++;
 }
 
 double dbp_sketch_quantile(const struct dbp_sketch *s, double q)
@@ -76,14 +77,15 @@ void dbp_sketch_free(struct dbp_sketch *s)
 }
 
 const double dbp_prom_bounds[DBP_PROM_BUCKETS] = {
-	1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
-	5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+	1e-6, 2.5e-6, 5e-6,   1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
+	5e-3, 1e-2,   2.5e-2, 5e-2, 0.1,    0.25, 0.5,  1,      2.5,  5,    10,
 };
 
 static const uint64_t bounds_ns[DBP_PROM_BUCKETS] = {
-	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,
-	5000000, 10000000, 25000000, 50000000, 100000000, 250000000, 500000000, 1000000000,
-	2500000000u, 5000000000u, 10000000000u,
+	1000,       2500,        5000,        10000,        25000,     50000,
+	100000,     250000,      500000,      1000000,      2500000,   5000000,
+	10000000,   25000000,    50000000,    100000000,    250000000, 500000000,
+	1000000000, 2500000000u, 5000000000u, 10000000000u,
 };
 
 unsigned dbp_prom_bucket(uint64_t ns)

@@ -9,11 +9,11 @@
  * bucket's representative 2 g^i / (g + 1). The counts live in a window of buckets that grows as
  * values land outside it, so a statement whose latencies span two decades costs ~1 KiB. */
 struct dbp_sketch {
-	int32_t lo;      /* index of counts[0] */
-	uint32_t n;      /* buckets in the window */
+	int32_t lo; /* index of counts[0] */
+	uint32_t n; /* buckets in the window */
 	uint32_t *counts;
 	uint64_t total;
-	uint64_t zeros;  /* values of 0 ns */
+	uint64_t zeros; /* values of 0 ns */
 };
 
 void dbp_sketch_add(struct dbp_sketch *s, uint64_t ns);

@@ -15,10 +15,10 @@ struct dbp_http {
 };
 
 static const struct dbp_route routes[] = {
-	{"/metrics", dbp_render_metrics},
-	{"/queries", dbp_render_queries},
-	{"/agents", dbp_render_agents},
-	{"/healthz", dbp_render_healthz},
+	{ "/metrics", dbp_render_metrics },
+	{ "/queries", dbp_render_queries },
+	{ "/agents", dbp_render_agents },
+	{ "/healthz", dbp_render_healthz },
 };
 
 static const char *req_arg(const struct dbp_request *r, const char *name)
@@ -47,7 +47,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	(void)upload_size;
 	(void)state;
 	struct dbp_http *h = cls;
-	struct dbp_page page = {.status = 404, .content_type = "text/plain; charset=utf-8"};
+	struct dbp_page page = { .status = 404, .content_type = "text/plain; charset=utf-8" };
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
 		page.status = 405;
 		dbp_buf_puts(&page.body, "only GET is served\n");
@@ -57,7 +57,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			if (!strcmp(url, routes[i].path))
 				break;
 		if (i < sizeof routes / sizeof routes[0]) {
-			struct dbp_request r = {.path = url, .arg = req_arg, .impl = conn};
+			struct dbp_request r = { .path = url, .arg = req_arg, .impl = conn };
 			routes[i].render(h->store, &r, &page);
 			if (page.body.oom) {
 				dbp_buf_free(&page.body);
@@ -66,7 +66,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 				dbp_buf_puts(&page.body, "out of memory\n");
 			}
 		} else {
-			dbp_buf_puts(&page.body, "not found; try /metrics, /queries, /agents or /healthz\n");
+			dbp_buf_puts(&page.body,
+				     "not found; try /metrics, /queries, /agents or /healthz\n");
 		}
 	}
 	enum MHD_Result rc = reply(conn, &page);
@@ -93,7 +94,8 @@ struct dbp_http *dbp_http_start(const char *listen, struct dbp_store *s, char *e
 		memmove(host, host + 1, hl - 2);
 		host[hl - 2] = 0;
 	}
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *ai = NULL;
 	int gai = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
 	if (gai) {

@@ -83,5 +83,5 @@ void dbp_idmap_free(struct dbp_idmap *m)
 {
 	free(m->keys);
 	free(m->vals);
-	*m = (struct dbp_idmap){0};
+	*m = (struct dbp_idmap){ 0 };
 }

@@ -67,7 +67,11 @@ static const char *intern_utf8(struct dbp_store *s, const char *p, size_t len)
 	size_t i = 0;
 	while (i < len) {
 		unsigned char c = (unsigned char)p[i];
-		size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		size_t n = c < 0x80         ? 1
+			   : (c >> 5) == 6  ? 2
+			   : (c >> 4) == 14 ? 3
+			   : (c >> 3) == 30 ? 4
+					    : 0;
 		if (!n || i + n > len || !c)
 			break;
 		size_t k = 1;
@@ -153,20 +157,19 @@ static int on_call(void *ctx, const struct dbp_call *call)
 	if (!c->hello || call->db_system >= DBP_DB_SYSTEM_COUNT)
 		return -1;
 	uint64_t errid = call->h.flags & DBP_CALL_ERROR ? call->error_id : 0;
-	size_t slot = (size_t)((call->query_id ^ call->namespace_id * 31 ^ errid * 17) %
-			       CACHE_SLOTS);
+	size_t slot =
+		(size_t)((call->query_id ^ call->namespace_id * 31 ^ errid * 17) % CACHE_SLOTS);
 	struct call_cache *cc = &c->cache[slot];
 	if (!(cc->valid && cc->qid == call->query_id && cc->nsid == call->namespace_id &&
 	      cc->errid == errid && cc->system == call->db_system)) {
 		struct qtext *qt = dbp_idmap_get(&c->queries, call->query_id);
 		const char *ns = call->namespace_id
-					 ? dbp_idmap_get(&c->strings,
-							 string_key(call->namespace_id,
-								    DBP_STR_NAMESPACE))
+					 ? dbp_idmap_get(&c->strings, string_key(call->namespace_id,
+										 DBP_STR_NAMESPACE))
 					 : dbp_store_intern(st, "", 0);
-		const char *err = errid ? dbp_idmap_get(&c->strings,
-							 string_key(errid, DBP_STR_ERROR_TYPE))
-					: NULL;
+		const char *err =
+			errid ? dbp_idmap_get(&c->strings, string_key(errid, DBP_STR_ERROR_TYPE))
+			      : NULL;
 		if (!qt || !ns || (errid && !err))
 			return -1; /* an id this connection never defined */
 		*cc = (struct call_cache){
@@ -280,7 +283,8 @@ static void conn_close(struct dbp_ingest *in, struct conn *c)
 static int conn_read(struct dbp_ingest *in, struct conn *c)
 {
 	for (int i = 0; i < FRAMES_PER_WAKE; i++) {
-		/* MSG_TRUNC makes recv report the real size of a datagram larger than the buffer. */
+		/* MSG_TRUNC makes recv report the real size of a datagram larger than the buffer.
+		 */
 		ssize_t n = recv(c->fd, in->buf, DBP_FRAME_MAX + 8, MSG_DONTWAIT | MSG_TRUNC);
 		if (n == 0)
 			return -1;
@@ -290,16 +294,18 @@ static int conn_read(struct dbp_ingest *in, struct conn *c)
 		int bad = 0;
 		if ((size_t)n > DBP_FRAME_MAX) {
 			in->store->decode_errors[DBP_DECODE_OVERSIZED]++;
-			fprintf(stderr, "dbprobe-exporter: pid %u sent a %zd-byte frame (limit %u); "
-					"connection dropped\n",
+			fprintf(stderr,
+				"dbprobe-exporter: pid %u sent a %zd-byte frame (limit %u); "
+				"connection dropped\n",
 				c->pid, n, DBP_FRAME_MAX);
 			bad = 1;
 		} else {
 			const char *why;
 			if (dbp_decode_frame(in->buf, (size_t)n, &ops, c, &why) < 0) {
 				in->store->decode_errors[DBP_DECODE_MALFORMED]++;
-				fprintf(stderr, "dbprobe-exporter: malformed frame from pid %u (%s); "
-						"connection dropped\n",
+				fprintf(stderr,
+					"dbprobe-exporter: malformed frame from pid %u (%s); "
+					"connection dropped\n",
 					c->pid, why);
 				bad = 1;
 			}
@@ -316,7 +322,7 @@ static int path_has_live_listener(const char *path)
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	strncpy(sa.sun_path, path, sizeof sa.sun_path - 1);
 	int live = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
 	close(fd);
@@ -325,7 +331,7 @@ static int path_has_live_listener(const char *path)
 
 struct dbp_ingest *dbp_ingest_open(const struct dbp_ingest_opts *o, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(o->socket_path) >= sizeof sa.sun_path) {
 		snprintf(err, errlen, "socket path %s is longer than %zu bytes", o->socket_path,
 			 sizeof sa.sun_path - 1);
@@ -371,7 +377,7 @@ struct dbp_ingest *dbp_ingest_open(const struct dbp_ingest_opts *o, char *err, s
 	strcpy(in->path, o->socket_path);
 	in->store = o->store;
 	in->slowlog = o->slowlog;
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 	epoll_ctl(in->efd, EPOLL_CTL_ADD, in->lfd, &ev);
 	return in;
 fail:
@@ -397,7 +403,7 @@ static void accept_all(struct dbp_ingest *in)
 		}
 		c->fd = fd;
 		c->in = in;
-		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
 		if (epoll_ctl(in->efd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
 			free(c);
@@ -413,7 +419,7 @@ static void accept_all(struct dbp_ingest *in)
 void dbp_ingest_run(struct dbp_ingest *in, volatile int *stop, int stop_fd)
 {
 	if (stop_fd >= 0) {
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &in->path};
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &in->path };
 		epoll_ctl(in->efd, EPOLL_CTL_ADD, stop_fd, &ev);
 	}
 	struct epoll_event evs[MAX_EVENTS];
@@ -428,9 +434,10 @@ void dbp_ingest_run(struct dbp_ingest *in, volatile int *stop, int stop_fd)
 			} else {
 				struct conn *c = p;
 				int rc = conn_read(in, c);
-				/* A hang-up is handled after the data: an exiting agent's last frames
-				 * still count. recv() reports EOF once they are read. */
-				if (rc == 0 && (evs[i].events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))) {
+				/* A hang-up is handled after the data: an exiting agent's last
+				 * frames still count. recv() reports EOF once they are read. */
+				if (rc == 0 &&
+				    (evs[i].events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))) {
 					for (int k = 0; k < 4096 && rc == 0; k++)
 						rc = conn_read(in, c);
 					rc = -1;

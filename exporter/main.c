@@ -23,7 +23,8 @@ static void usage(FILE *f)
 		"Usage: dbprobe-exporter [OPTION]...\n"
 		"Receives the records of every dbprobe agent on this host and serves them.\n"
 		"\n"
-		"  -s, --socket PATH          agents' Unix socket (env DBPROBE_SOCKET; default %s)\n"
+		"  -s, --socket PATH          agents' Unix socket (env DBPROBE_SOCKET; default "
+		"%s)\n"
 		"  -l, --listen HOST:PORT     HTTP address (env DBPROBE_LISTEN; default %s)\n"
 		"      --slow-ms N            log calls slower than N ms (default: the agents'\n"
 		"                             DBPROBE_SLOW_MS decides)\n"
@@ -65,14 +66,14 @@ int main(int argc, char **argv)
 
 	enum { OPT_SLOW_MS = 256, OPT_SLOW_LOG, OPT_MAX_FP };
 	static const struct option longs[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"listen", required_argument, NULL, 'l'},
-		{"slow-ms", required_argument, NULL, OPT_SLOW_MS},
-		{"slow-log", required_argument, NULL, OPT_SLOW_LOG},
-		{"max-fingerprints", required_argument, NULL, OPT_MAX_FP},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+		{ "socket", required_argument, NULL, 's' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "slow-ms", required_argument, NULL, OPT_SLOW_MS },
+		{ "slow-log", required_argument, NULL, OPT_SLOW_LOG },
+		{ "max-fingerprints", required_argument, NULL, OPT_MAX_FP },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "s:l:hV", longs, NULL)) != -1) {
@@ -120,7 +121,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &stopsigs, SFD_CLOEXEC | SFD_NONBLOCK);
 
-	struct dbp_slowlog slowlog = {.threshold_ns = slow_ms < 0 ? -1 : slow_ms * 1000000};
+	struct dbp_slowlog slowlog = { .threshold_ns = slow_ms < 0 ? -1 : slow_ms * 1000000 };
 	slowlog.out = stdout;
 	if (slow_file && !(slowlog.out = fopen(slow_file, "a"))) {
 		fprintf(stderr, "dbprobe-exporter: cannot open slow log %s: %s\n", slow_file,
@@ -131,8 +132,9 @@ int main(int argc, char **argv)
 	static struct dbp_store store;
 	dbp_store_init(&store, (unsigned)max_fp);
 	char err[512];
-	struct dbp_ingest_opts io = {.socket_path = socket_path, .store = &store,
-				     .slowlog = &slowlog};
+	struct dbp_ingest_opts io = { .socket_path = socket_path,
+				      .store = &store,
+				      .slowlog = &slowlog };
 	struct dbp_ingest *in = dbp_ingest_open(&io, err, sizeof err);
 	if (!in) {
 		fprintf(stderr, "dbprobe-exporter: %s\n", err);

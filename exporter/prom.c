@@ -100,13 +100,14 @@ void dbp_render_metrics(struct dbp_store *s, const struct dbp_request *r, struct
 	family(b, "dbprobe_records_received_total", "counter",
 	       "Wire records decoded from agents (calls, texts, handshakes, drop reports).");
 	dbp_buf_printf(b, "dbprobe_records_received_total %llu\n", (unsigned long long)s->records);
-	family(b, "dbprobe_calls_received_total", "counter", "Database calls received from agents.");
+	family(b, "dbprobe_calls_received_total", "counter",
+	       "Database calls received from agents.");
 	dbp_buf_printf(b, "dbprobe_calls_received_total %llu\n", (unsigned long long)s->calls);
 	family(b, "dbprobe_agent_drops_total", "counter",
 	       "Records agents dropped instead of blocking the program, by reason.");
 	for (int i = 0; i < DBP_DROP_REASON_COUNT; i++)
-		dbp_buf_printf(b, "dbprobe_agent_drops_total{reason=\"%s\"} %llu\n", drop_reasons[i],
-			       (unsigned long long)s->agent_drops[i]);
+		dbp_buf_printf(b, "dbprobe_agent_drops_total{reason=\"%s\"} %llu\n",
+			       drop_reasons[i], (unsigned long long)s->agent_drops[i]);
 	family(b, "dbprobe_decode_errors_total", "counter",
 	       "Frames rejected (their connection closed), by reason.");
 	for (int i = 0; i < DBP_DECODE_ERROR_COUNT; i++)

@@ -29,5 +29,4 @@ void dbp_render_queries(struct dbp_store *s, const struct dbp_request *r, struct
 void dbp_render_agents(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
 void dbp_render_healthz(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
 
-
 #endif

@@ -21,9 +21,10 @@ void dbp_slowlog_write(struct dbp_slowlog *l, const struct dbp_slow_call *sc)
 	struct tm tm;
 	gmtime_r(&secs, &tm);
 	size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(ts + n, sizeof ts - n, ".%06uZ", (unsigned)(c->start_unix_ns % 1000000000ull / 1000));
-	json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:I}", "time",
-			      ts, "service", sc->service, "pid", (json_int_t)sc->pid, "exe",
+	snprintf(ts + n, sizeof ts - n, ".%06uZ",
+		 (unsigned)(c->start_unix_ns % 1000000000ull / 1000));
+	json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:I}",
+			      "time", ts, "service", sc->service, "pid", (json_int_t)sc->pid, "exe",
 			      sc->exe, "db_system", dbp_db_system_names[c->db_system],
 			      "db_namespace", sc->ns, "query", sc->text, "summary", sc->summary,
 			      "duration_ms", (double)c->duration_ns / 1e6, "rows_returned",

@@ -7,11 +7,8 @@
 #include <time.h>
 
 const char *const dbp_db_system_names[DBP_DB_SYSTEM_COUNT] = {
-	[DBP_DB_NONE] = "",
-	[DBP_DB_SQLITE] = "sqlite",
-	[DBP_DB_POSTGRESQL] = "postgresql",
-	[DBP_DB_MYSQL] = "mysql",
-	[DBP_DB_MARIADB] = "mariadb",
+	[DBP_DB_NONE] = "",       [DBP_DB_SQLITE] = "sqlite",   [DBP_DB_POSTGRESQL] = "postgresql",
+	[DBP_DB_MYSQL] = "mysql", [DBP_DB_MARIADB] = "mariadb",
 };
 
 static uint64_t mix(uint64_t h, uint64_t v)

@@ -48,8 +48,8 @@ struct dbp_series {
 struct dbp_agent {
 	struct dbp_agent *next;
 	uint32_t pid, ppid;
-	const char *exe, *service; /* interned */
-	uint64_t start_unix_ns;     /* when the agent armed in that process */
+	const char *exe, *service;                        /* interned */
+	uint64_t start_unix_ns;                           /* when the agent armed in that process */
 	uint64_t connected_unix_ns, disconnected_unix_ns; /* 0 while connected */
 	uint64_t calls, errors;
 	uint64_t drops[DBP_DROP_REASON_COUNT];
@@ -63,7 +63,8 @@ struct dbp_store {
 	pthread_mutex_t lock;
 	struct dbp_htab stmts, series, strings, folded;
 	unsigned max_fingerprints;
-	unsigned nfingerprints; /* distinct (service, system, ns, fingerprint) keys, "other" aside */
+	unsigned
+		nfingerprints; /* distinct (service, system, ns, fingerprint) keys, "other" aside */
 	uint64_t records, calls;
 	uint64_t agent_drops[DBP_DROP_REASON_COUNT];
 	uint64_t decode_errors[DBP_DECODE_ERROR_COUNT];

@@ -18,38 +18,37 @@
 
 /* ---- the real functions ---------------------------------------------------------------- */
 
-static const char *const sonames[] = {"libsqlite3.so.0", "libsqlite3.so", NULL};
+static const char *const sonames[] = { "libsqlite3.so.0", "libsqlite3.so", NULL };
 
-#define REAL_FUNCS(X)                                                                          \
-	X(int, sqlite3_open, (const char *, sqlite3 **))                                       \
-	X(int, sqlite3_open16, (const void *, sqlite3 **))                                     \
-	X(int, sqlite3_open_v2, (const char *, sqlite3 **, int, const char *))                 \
-	X(int, sqlite3_prepare, (sqlite3 *, const char *, int, sqlite3_stmt **, const char **)) \
-	X(int, sqlite3_prepare_v2,                                                             \
-	  (sqlite3 *, const char *, int, sqlite3_stmt **, const char **))                      \
-	X(int, sqlite3_prepare_v3,                                                             \
-	  (sqlite3 *, const char *, int, unsigned, sqlite3_stmt **, const char **))            \
-	X(int, sqlite3_prepare16, (sqlite3 *, const void *, int, sqlite3_stmt **, const void **)) \
-	X(int, sqlite3_prepare16_v2,                                                           \
-	  (sqlite3 *, const void *, int, sqlite3_stmt **, const void **))                      \
-	X(int, sqlite3_prepare16_v3,                                                           \
-	  (sqlite3 *, const void *, int, unsigned, sqlite3_stmt **, const void **))            \
-	X(int, sqlite3_step, (sqlite3_stmt *))                                                 \
-	X(int, sqlite3_reset, (sqlite3_stmt *))                                                \
-	X(int, sqlite3_finalize, (sqlite3_stmt *))                                             \
-	X(int, sqlite3_exec, (sqlite3 *, const char *, sqlite3_callback, void *, char **))      \
-	X(int, sqlite3_close, (sqlite3 *))                                                     \
-	X(int, sqlite3_close_v2, (sqlite3 *))                                                  \
-	X(int, sqlite3_trace_v2,                                                               \
-	  (sqlite3 *, unsigned, int (*)(unsigned, void *, void *, void *), void *))            \
-	X(void *, sqlite3_trace, (sqlite3 *, void (*)(void *, const char *), void *))           \
-	X(void *, sqlite3_profile,                                                             \
-	  (sqlite3 *, void (*)(void *, const char *, sqlite3_uint64), void *))                 \
-	X(const char *, sqlite3_sql, (sqlite3_stmt *))                                         \
-	X(sqlite3 *, sqlite3_db_handle, (sqlite3_stmt *))                                      \
-	X(const char *, sqlite3_db_filename, (sqlite3 *, const char *))                        \
-	X(int, sqlite3_stmt_readonly, (sqlite3_stmt *))                                        \
-	X(int, sqlite3_changes, (sqlite3 *))                                                   \
+#define REAL_FUNCS(X)                                                                              \
+	X(int, sqlite3_open, (const char *, sqlite3 **))                                           \
+	X(int, sqlite3_open16, (const void *, sqlite3 **))                                         \
+	X(int, sqlite3_open_v2, (const char *, sqlite3 **, int, const char *))                     \
+	X(int, sqlite3_prepare, (sqlite3 *, const char *, int, sqlite3_stmt **, const char **))    \
+	X(int, sqlite3_prepare_v2, (sqlite3 *, const char *, int, sqlite3_stmt **, const char **)) \
+	X(int, sqlite3_prepare_v3,                                                                 \
+	  (sqlite3 *, const char *, int, unsigned, sqlite3_stmt **, const char **))                \
+	X(int, sqlite3_prepare16, (sqlite3 *, const void *, int, sqlite3_stmt **, const void **))  \
+	X(int, sqlite3_prepare16_v2,                                                               \
+	  (sqlite3 *, const void *, int, sqlite3_stmt **, const void **))                          \
+	X(int, sqlite3_prepare16_v3,                                                               \
+	  (sqlite3 *, const void *, int, unsigned, sqlite3_stmt **, const void **))                \
+	X(int, sqlite3_step, (sqlite3_stmt *))                                                     \
+	X(int, sqlite3_reset, (sqlite3_stmt *))                                                    \
+	X(int, sqlite3_finalize, (sqlite3_stmt *))                                                 \
+	X(int, sqlite3_exec, (sqlite3 *, const char *, sqlite3_callback, void *, char **))         \
+	X(int, sqlite3_close, (sqlite3 *))                                                         \
+	X(int, sqlite3_close_v2, (sqlite3 *))                                                      \
+	X(int, sqlite3_trace_v2,                                                                   \
+	  (sqlite3 *, unsigned, int (*)(unsigned, void *, void *, void *), void *))                \
+	X(void *, sqlite3_trace, (sqlite3 *, void (*)(void *, const char *), void *))              \
+	X(void *, sqlite3_profile,                                                                 \
+	  (sqlite3 *, void (*)(void *, const char *, sqlite3_uint64), void *))                     \
+	X(const char *, sqlite3_sql, (sqlite3_stmt *))                                             \
+	X(sqlite3 *, sqlite3_db_handle, (sqlite3_stmt *))                                          \
+	X(const char *, sqlite3_db_filename, (sqlite3 *, const char *))                            \
+	X(int, sqlite3_stmt_readonly, (sqlite3_stmt *))                                            \
+	X(int, sqlite3_changes, (sqlite3 *))                                                       \
 	X(int, sqlite3_extended_errcode, (sqlite3 *))
 
 #define DECLARE(ret, name, args) static ret(*real_##name) args;
@@ -60,20 +59,20 @@ REAL_FUNCS(DECLARE)
  * later by dlopen is picked up by the next call that finds its pointer still NULL. */
 static void resolve_all(void)
 {
-#define RESOLVE(ret, name, args)                                                               \
-	if (!real_##name)                                                                      \
+#define RESOLVE(ret, name, args) \
+	if (!real_##name)        \
 		*(void **)&real_##name = dbp_resolve(#name, sonames);
 	REAL_FUNCS(RESOLVE)
 #undef RESOLVE
 }
 
-#define REAL(name, fail)                                                                       \
-	do {                                                                                   \
-		if (DBP_UNLIKELY(!real_##name)) {                                              \
-			resolve_all();                                                         \
-			if (!real_##name)                                                      \
-				return fail;                                                   \
-		}                                                                              \
+#define REAL(name, fail)                          \
+	do {                                      \
+		if (DBP_UNLIKELY(!real_##name)) { \
+			resolve_all();            \
+			if (!real_##name)         \
+				return fail;      \
+		}                                 \
 	} while (0)
 
 /* ---- per-connection and per-statement state -------------------------------------------- */
@@ -266,8 +265,8 @@ EXPORT int sqlite3_open_v2(const char *file, sqlite3 **pdb, int flags, const cha
 	return rc;
 }
 
-static void after_prepare(sqlite3 *db, int rc, sqlite3_stmt **pst, const char *sql8,
-			  size_t len8, uint64_t t0)
+static void after_prepare(sqlite3 *db, int rc, sqlite3_stmt **pst, const char *sql8, size_t len8,
+			  uint64_t t0)
 {
 	if (rc == SQLITE_OK) {
 		if (pst && *pst) { /* NULL: the input was only whitespace or comments */
@@ -280,16 +279,16 @@ static void after_prepare(sqlite3 *db, int rc, sqlite3_stmt **pst, const char *s
 	}
 }
 
-#define PREPARE8(name, ...)                                                                    \
-	do {                                                                                   \
-		REAL(name, SQLITE_ERROR);                                                      \
-		if (!dbp_hook_enter(DBP_SHIM_SQLITE))                                          \
-			return real_##name(__VA_ARGS__);                                       \
-		uint64_t t0 = dbp_ticks();                                                     \
-		int rc = real_##name(__VA_ARGS__);                                             \
-		after_prepare(db, rc, pst, sql, sql ? utf8_len(sql, nbyte) : 0, t0);           \
-		dbp_hook_leave();                                                              \
-		return rc;                                                                     \
+#define PREPARE8(name, ...)                                                          \
+	do {                                                                         \
+		REAL(name, SQLITE_ERROR);                                            \
+		if (!dbp_hook_enter(DBP_SHIM_SQLITE))                                \
+			return real_##name(__VA_ARGS__);                             \
+		uint64_t t0 = dbp_ticks();                                           \
+		int rc = real_##name(__VA_ARGS__);                                   \
+		after_prepare(db, rc, pst, sql, sql ? utf8_len(sql, nbyte) : 0, t0); \
+		dbp_hook_leave();                                                    \
+		return rc;                                                           \
 	} while (0)
 
 #define PREPARE16(name, ...)                                                                   \
@@ -476,12 +475,12 @@ struct exec_ctx {
 	const char *sql;
 	sqlite3_callback app_cb;
 	void *app_arg;
-	int in_app_cb;        /* statements the program runs from its callback are its own */
-	sqlite3_stmt *cur;    /* statement between STMT and PROFILE */
+	int in_app_cb;     /* statements the program runs from its callback are its own */
+	sqlite3_stmt *cur; /* statement between STMT and PROFILE */
 	uint64_t t0, rows;
-	struct dbp_rec done;  /* last completed statement, success not yet known */
+	struct dbp_rec done; /* last completed statement, success not yet known */
 	int have_done;
-	unsigned completed;   /* statements that reached PROFILE */
+	unsigned completed; /* statements that reached PROFILE */
 	uint64_t t_start;
 };
 
@@ -616,8 +615,7 @@ static void exec_settle(struct exec_ctx *x, int rc, uint64_t t_end)
 	dbp_emit(&r);
 }
 
-EXPORT int sqlite3_exec(sqlite3 *db, const char *sql, sqlite3_callback cb, void *arg,
-			char **errmsg)
+EXPORT int sqlite3_exec(sqlite3 *db, const char *sql, sqlite3_callback cb, void *arg, char **errmsg)
 {
 	REAL(sqlite3_exec, SQLITE_ERROR);
 	if (!db || !sql || !dbp_hook_enter(DBP_SHIM_SQLITE))
@@ -645,8 +643,9 @@ EXPORT int sqlite3_exec(sqlite3 *db, const char *sql, sqlite3_callback cb, void 
 		dbp_hook_leave();
 		return rc;
 	}
-	struct exec_ctx x = {.db = db, .sql = sql, .app_cb = cb, .app_arg = arg,
-			     .t_start = dbp_ticks()};
+	struct exec_ctx x = {
+		.db = db, .sql = sql, .app_cb = cb, .app_arg = arg, .t_start = dbp_ticks()
+	};
 	tls_exec = &x;
 	real_sqlite3_trace_v2(db, SQLITE_TRACE_STMT | SQLITE_TRACE_ROW | SQLITE_TRACE_PROFILE,
 			      exec_trace, &x);

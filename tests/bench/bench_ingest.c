@@ -28,7 +28,7 @@ static void *blast(void *arg)
 {
 	long id = (long)arg;
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	strncpy(sa.sun_path, path, sizeof sa.sun_path - 1);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		perror("connect");

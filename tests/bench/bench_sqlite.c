@@ -42,7 +42,8 @@ int main(int argc, char **argv)
 	double t0 = now_ns();
 	for (long i = 0; i < n; i++) {
 		if (point) {
-			/* A point lookup reads its row and resets: the usual shape in C programs. */
+			/* A point lookup reads its row and resets: the usual shape in C programs.
+			 */
 			sqlite3_bind_int64(st, 1, i % rows + 1);
 			if (sqlite3_step(st) == SQLITE_ROW)
 				check += sqlite3_column_int64(st, 0);

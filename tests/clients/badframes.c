@@ -15,7 +15,7 @@ static const char *path;
 static int conn(void)
 {
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	strncpy(sa.sun_path, path, sizeof sa.sun_path - 1);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		perror("connect");
@@ -31,7 +31,7 @@ static void send_one(const char *what, const void *buf, size_t len)
 	printf("%s: %zu bytes, sent %zd\n", what, len, n);
 	/* Wait for the exporter to hang up on us: proof it read and rejected the frame. */
 	char c;
-	struct timeval tv = {2, 0};
+	struct timeval tv = { 2, 0 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	ssize_t r = recv(fd, &c, 1, 0);
 	printf("%s: %s\n", what, r == 0 ? "closed by exporter" : "still open");
@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 	send_one("string past record", f.buf, f.len);
 
 	hello(&f);
-	struct dbp_call c = {.query_id = 12345, .duration_ns = 1000};
+	struct dbp_call c = { .query_id = 12345, .duration_ns = 1000 };
 	dbp_frame_call(&f, &c, 0);
 	send_one("undefined query id", f.buf, f.len);
 

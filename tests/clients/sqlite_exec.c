@@ -69,7 +69,8 @@ int main(int argc, char **argv)
 	     "DELETE FROM items",
 	     count_rows);
 	/* Fails to prepare its second statement (missing table). */
-	exec(db, "SELECT name FROM items WHERE id = 1; SELECT * FROM no_such_table; DELETE FROM items",
+	exec(db,
+	     "SELECT name FROM items WHERE id = 1; SELECT * FROM no_such_table; DELETE FROM items",
 	     count_rows);
 	/* The callback stops it after two rows. */
 	exec(db, "SELECT name FROM items ORDER BY id", stop_after_two);

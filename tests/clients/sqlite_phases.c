@@ -29,7 +29,7 @@ int main(int argc, char **argv)
 		sqlite3_reset(sum);
 		printf("phase %d sum %lld\n", p, total);
 		fflush(stdout);
-		struct timespec ts = {pause_ms / 1000, (pause_ms % 1000) * 1000000L};
+		struct timespec ts = { pause_ms / 1000, (pause_ms % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
 	}
 	sqlite3_finalize(ins);

@@ -65,8 +65,9 @@ int main(int argc, char **argv)
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return 1;
 	/* WAL lets readers and the writer overlap; the busy timeout serializes writers. */
-	sqlite3_exec(db, "PRAGMA journal_mode=WAL; CREATE TABLE kv(thread INT, i INT, v INT);"
-			 "CREATE INDEX kv_ti ON kv(thread, i);",
+	sqlite3_exec(db,
+		     "PRAGMA journal_mode=WAL; CREATE TABLE kv(thread INT, i INT, v INT);"
+		     "CREATE INDEX kv_ti ON kv(thread, i);",
 		     NULL, NULL, NULL);
 	sqlite3_close(db);
 	pthread_t t[64];
@@ -80,7 +81,7 @@ int main(int argc, char **argv)
 		pthread_join(t[i], &r);
 		bad += (long)r;
 	}
-	printf("threads=%d n=%d failures=%ld busy_inserts=%ld busy_selects=%ld\n", threads, n,
-	       bad, busy_ins, busy_sel);
+	printf("threads=%d n=%d failures=%ld busy_inserts=%ld busy_selects=%ld\n", threads, n, bad,
+	       busy_ins, busy_sel);
 	return bad != 0;
 }

@@ -15,10 +15,12 @@ check "SQLite from a library constructor: output unchanged" "$plain" "$out"
 check "main's statement recorded" 1 "$(query_field "SELECT ? AS from_main" calls)"
 
 before=$(calls_received)
+pids=()
 for i in 1 2 3 4 5 6; do
 	agent sqlite3 :memory: "CREATE TABLE t(a); INSERT INTO t VALUES (1), (2), ($i); SELECT sum(a) FROM t;" >/dev/null &
+	pids+=($!)
 done
-wait
+wait "${pids[@]}" # not a bare wait: the exporter is a background job too
 check "6 programs at once: 18 calls" $((before + 18)) "$(wait_calls $((before + 18)))"
 check "6 programs at once: one INSERT fingerprint" 6 "$(query_field "INSERT INTO t VALUES (?)" calls)"
 
@@ -26,21 +28,25 @@ out=$(agent python3 -c 'import os, sqlite3; sqlite3.connect(":memory:").execute(
 check "_exit skips the flush but nothing breaks" "bye/4" "$out/$?"
 
 # A stalled exporter (SIGSTOP) fills the socket, then the agent's buffers: the program never
-# waits on it beyond the bounded exit flush, and what did not fit is counted.
+# waits on it, what did not fit is counted, and the count arrives once the exporter resumes.
 P="$B/tests/sqlite_phases"
-"$P" 5 20000 10 >"$WORK/stall.plain"
+"$P" 20 5000 50 >"$WORK/stall.plain"
 rc_plain=$?
 kill -STOP "$EXP_PID"
+(sleep 0.6 && kill -CONT "$EXP_PID") &
+resume=$!
 start=$(date +%s%N)
-DBPROBE_BUFFER_KB=16 agent "$P" 5 20000 10 >"$WORK/stall.agent"
+DBPROBE_BUFFER_KB=16 agent "$P" 20 5000 50 >"$WORK/stall.agent"
 rc=$?
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
-kill -CONT "$EXP_PID"
+wait $resume
 check "stalled exporter: exit code unchanged" "$rc_plain" "$rc"
 check_cmd "stalled exporter: output unchanged" cmp -s "$WORK/stall.plain" "$WORK/stall.agent"
 check_cmd "stalled exporter: program not held up (${elapsed_ms} ms)" test "$elapsed_ms" -lt 5000
 sleep 0.5
-agents=$(get /agents)
-got=$(jq '[.agents[] | select(.exe | endswith("sqlite_phases")) | .calls] | add' <<<"$agents")
-full=$(jq '[.agents[] | select(.exe | endswith("sqlite_phases")) | .drops.buffer_full] | add' <<<"$agents")
+agent_json=$(get /agents | jq '[.agents[] | select(.exe | endswith("sqlite_phases"))] | .[0]')
+got=$(jq .calls <<<"$agent_json")
+full=$(jq .drops.buffer_full <<<"$agent_json")
+lost=$(jq '.drops | .buffer_full + .no_exporter + .send_failed' <<<"$agent_json")
 check_cmd "stalled exporter: buffer-full drops counted ($full)" test "$full" -gt 0
+check "stalled exporter: delivered ($got) + dropped ($lost) = every call" $((20 * 5001 + 1)) $((got + lost))

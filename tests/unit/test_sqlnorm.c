@@ -845,7 +845,8 @@ Test(summary, clauses_that_are_not_operations)
 	summary_is("CREATE TABLE c (p int REFERENCES p ON DELETE CASCADE ON UPDATE SET NULL)",
 		   "CREATE TABLE c");
 	summary_is("CREATE TRIGGER trg AFTER INSERT OR UPDATE ON t FOR EACH ROW EXECUTE "
-		   "FUNCTION f()", "CREATE TRIGGER trg");
+		   "FUNCTION f()",
+		   "CREATE TRIGGER trg");
 	summary_is("GRANT SELECT, INSERT ON t TO bob", "GRANT");
 	summary_is("SELECT replace(a, 'x', 'y') FROM t", "SELECT t");
 }
