@@ -42,3 +42,21 @@ wait_calls 6 >/dev/null
 check "cap: 3 statements kept" 3 "$(metric dbprobe_fingerprints)"
 check "cap: 3 folded" 3 "$(metric dbprobe_fingerprints_folded_total)"
 check "cap: other entry holds their calls" 3 "$(query_field "(other)" calls)"
+
+# --slow-ms decides at the exporter, whatever the agents flag; --slow-log writes to a file.
+stop_exporter
+start_exporter --slow-ms 0 --slow-log "$WORK/slow.jsonl"
+agent sqlite3 :memory: "select 1 as a; select 2 as b;" >/dev/null
+DBPROBE_SLOW_MS=100000 agent sqlite3 :memory: "select 3 as c;" >/dev/null
+wait_calls 3 >/dev/null
+sleep 0.1
+check "--slow-ms 0 --slow-log: every call in the file" 3 "$(wc -l <"$WORK/slow.jsonl")"
+check "each line names its query" "SELECT ? AS a|SELECT ? AS b|SELECT ? AS c" "$(jq -r .query "$WORK/slow.jsonl" | paste -sd'|')"
+check "nothing on stdout" 0 "$(grep -c query "$WORK/exporter.out")"
+stop_exporter
+start_exporter --slow-ms 60000
+agent sqlite3 :memory: "select 4 as d;" >/dev/null
+DBPROBE_SLOW_MS=0 agent sqlite3 :memory: "select 5 as e;" >/dev/null
+wait_calls 2 >/dev/null
+sleep 0.1
+check "--slow-ms 60000: no call is slow enough" 0 "$(grep -c '"query"' "$WORK/exporter.out")"
