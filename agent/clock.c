@@ -60,9 +60,9 @@ void dbp_clock_init(void)
 	base_unix = dbp_unix_ns();
 	base_mono = mono_ns();
 	base_ticks = dbp_ticks();
+	/* No calibration here: it waits a millisecond, and this runs in the constructor and in
+	 * every forked child. The sender calibrates before it converts anything. */
 	ns_per_tick_fp = 1ull << 32;
-	if (dbp_clock_use_tsc)
-		dbp_clock_calibrate();
 }
 
 void dbp_clock_calibrate(void)

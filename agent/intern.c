@@ -132,7 +132,8 @@ const struct dbp_query_ent *dbp_query_get(const char *raw, size_t len)
 
 	pthread_mutex_lock(&lock);
 	q = query_add(&ni, norm, raw, len);
-	if (len <= RAW_MAX && q != &other_query) {
+	/* Folded texts are cached too: each is normalized, and counted, once. */
+	if (len <= RAW_MAX) {
 		char *copy = dup_bytes(raw, len);
 		if (copy) {
 			free(rs->text);

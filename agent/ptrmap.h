@@ -5,21 +5,30 @@
 #include <pthread.h>
 #include <stddef.h>
 
-/* Values are type-stable: a removed value goes to a free list and is never unmapped, so a
- * reader holding a stale pointer reads a valid object whose `key` no longer matches. Every
- * value struct starts with this header. */
+/* Values are type-stable: a removed value goes to a free list and is never freed, so a reader
+ * holding a stale pointer reads a valid object whose `key` no longer matches. Every value
+ * struct starts with this header. */
 struct dbp_ptrmap_val {
 	const void *key;
 	struct dbp_ptrmap_val *next_free;
 };
 
+struct dbp_ptrmap_table {
+	const void **keys; /* NULL empty, TOMB removed */
+	struct dbp_ptrmap_val **vals;
+};
+
 struct dbp_ptrmap {
 	size_t value_size;
 	pthread_mutex_t lock; /* writers only */
-	const void **keys;    /* DBP_PTRMAP_SLOTS, lazily mapped; NULL empty, TOMB removed */
-	struct dbp_ptrmap_val **vals;
+	int registered;       /* in the fork list: taken before lock ever is */
+	/* Two tables: when removed entries pile up, the live ones move to the other table and
+	 * the old one is zeroed, so a reader still probing it finds nothing rather than garbage. */
+	struct dbp_ptrmap_table tables[2];
+	int cur;
 	struct dbp_ptrmap_val *free_list;
-	unsigned used; /* live + tombstones */
+	unsigned used;  /* live + tombstones in the current table */
+	unsigned tombs; /* tombstones in the current table */
 	unsigned full_logged;
 };
 
@@ -31,7 +40,8 @@ struct dbp_ptrmap {
 /* The value for key, or NULL. Lock-free. */
 void *dbp_ptrmap_get(struct dbp_ptrmap *m, const void *key);
 /* The value for key, created zeroed if absent (an existing one is zeroed too: a handle
- * address that comes back belongs to a new object). NULL when the map is full. */
+ * address that comes back belongs to a new object). NULL when the map is full of live
+ * handles (counted as a drop) or out of memory. */
 void *dbp_ptrmap_put(struct dbp_ptrmap *m, const void *key);
 void dbp_ptrmap_del(struct dbp_ptrmap *m, const void *key);
 

@@ -74,6 +74,7 @@ static struct dbp_ring *ring_new(void)
 void dbp_ring_wake(void)
 {
 	int saved = errno;
+	dbp_sender_ensure(); /* retries a sender that failed to start */
 	__atomic_add_fetch(&dbp_ring_wake_word, 1, __ATOMIC_RELEASE);
 	syscall(SYS_futex, &dbp_ring_wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	errno = saved;
@@ -221,6 +222,7 @@ void dbp_ring_reset_child(void)
 		munmap(r, r->map_bytes);
 	}
 	dbp_tls_ring = NULL;
+	pthread_setspecific(ring_key, NULL); /* its destructor must not touch the unmapped ring */
 	memset(global_drops, 0, sizeof global_drops);
 	freed_full_drops = 0;
 	reported_full = 0;

@@ -2,10 +2,13 @@
 #include "sender.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -119,10 +122,24 @@ fail:
 
 /* Sends the current frame. 0: sent (or nothing to send); 1: try later (EAGAIN); -1: the
  * connection broke and the frame's calls were counted as lost. */
+static void frame_lost(void)
+{
+	dbp_ring_count_drops(DBP_DROP_SEND_FAILED, frame.ncalls);
+	dbp_ring_return_drops(frame_drops);
+	frame_start();
+}
+
 static int frame_send(void)
 {
 	if (dbp_frame_empty(&frame))
 		return 0;
+	/* Checked before every frame: a program closing descriptors while we drain must never
+	 * get our bytes on a descriptor that reused the number. */
+	if (!sock_still_ours()) {
+		frame_lost();
+		next_connect_ns = mono_ms() + backoff_ms;
+		return -1;
+	}
 	for (;;) {
 		long n = syscall(SYS_sendto, sock, frame.buf, frame.len,
 				 MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0);
@@ -139,10 +156,8 @@ static int frame_send(void)
 		break;
 	}
 	dbp_log(1, "lost the exporter connection: %s", strerror(errno));
-	dbp_ring_count_drops(DBP_DROP_SEND_FAILED, frame.ncalls);
-	dbp_ring_return_drops(frame_drops);
+	frame_lost();
 	sock_close();
-	frame_start();
 	next_connect_ns = mono_ms() + backoff_ms;
 	return -1;
 }
@@ -239,7 +254,7 @@ static int cycle(int force_connect)
 {
 	dbp_clock_calibrate();
 	if (sock >= 0 && !sock_still_ours())
-		frame_start();
+		frame_lost();
 	if (sock < 0)
 		try_connect(force_connect);
 	if (sock >= 0 && frame_pending && frame_send() == 1)
@@ -263,6 +278,56 @@ static int cycle(int force_connect)
 	return 0;
 }
 
+/* Reads a small /proc file into buf (NUL-terminated); -1 on failure. */
+static int read_proc(const char *path, char *buf, size_t cap)
+{
+	int fd = (int)syscall(SYS_open, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	long n = syscall(SYS_read, fd, buf, cap - 1);
+	syscall(SYS_close, fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return 0;
+}
+
+/* Field `want` (1-based) of a /proc stat line; the command name (field 2) may hold spaces and
+ * parentheses, so fields are counted from its closing one. */
+static const char *stat_field(const char *stat, int want)
+{
+	const char *p = strrchr(stat, ')');
+	for (int field = 2; p && field < want; field++)
+		p = strchr(p + 1, ' ');
+	return p ? p + 1 : NULL;
+}
+
+/* Whether every thread of the program is gone and only ours is left. A thread group leader
+ * that called pthread_exit() stays as a zombie, still counted in num_threads: so a count of
+ * two or less is checked thread by thread. */
+static int only_thread_left(void)
+{
+	char buf[1024];
+	if (read_proc("/proc/self/stat", buf, sizeof buf) < 0)
+		return 0;
+	const char *f = stat_field(buf, 20);
+	long n = f ? strtol(f, NULL, 10) : 0;
+	if (n < 1 || n > 2)
+		return 0;
+	uint32_t pid = (uint32_t)syscall(SYS_getpid), self = (uint32_t)syscall(SYS_gettid);
+	if (n == 1)
+		return 1;
+	if (pid == self)
+		return 0;
+	/* Two threads: us, and the leader. Is the leader a zombie? */
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/task/%u/stat", pid);
+	if (read_proc(path, buf, sizeof buf) < 0)
+		return 0;
+	f = stat_field(buf, 3);
+	return f && *f == 'Z';
+}
+
 static void *sender_main(void *arg)
 {
 	(void)arg;
@@ -274,6 +339,11 @@ static void *sender_main(void *arg)
 		pthread_mutex_lock(&send_lock);
 		int busy = cycle(0);
 		pthread_mutex_unlock(&send_lock);
+		/* When every thread of the program has called pthread_exit(), glibc ends the
+		 * process with exit(0) as the last one leaves; our thread must not keep it alive.
+		 * So we do what glibc would have done, here (the exit flush runs as usual). */
+		if (only_thread_left())
+			exit(0);
 		struct timespec ts = { 0, (busy ? 2 : CYCLE_MS) * 1000000L };
 		syscall(SYS_futex, &dbp_ring_wake_word, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
 	}

@@ -117,6 +117,7 @@ enum dbp_drop_reason {
 	DBP_DROP_NO_EXPORTER = 1, /* nothing was listening on the socket */
 	DBP_DROP_SEND_FAILED = 2, /* the connection broke with records in flight */
 	DBP_DROP_TEXT_CAP = 3,    /* too many distinct query texts: folded into one "other" entry */
+	DBP_DROP_UNTRACKED = 4,   /* too many live statement handles to keep state for */
 	DBP_DROP_REASON_COUNT
 };
 

@@ -191,14 +191,12 @@ void dbp_render_healthz(struct dbp_store *s, const struct dbp_request *r, struct
 void dbp_render_agents(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out)
 {
 	(void)r;
-	static const char *const reasons[DBP_DROP_REASON_COUNT] = { "buffer_full", "no_exporter",
-								    "send_failed", "text_cap" };
 	json_t *arr = json_array();
 	pthread_mutex_lock(&s->lock);
 	for (const struct dbp_agent *a = s->agents; a; a = a->next) {
 		json_t *drops = json_object();
 		for (int i = 0; i < DBP_DROP_REASON_COUNT; i++)
-			json_object_set_new(drops, reasons[i],
+			json_object_set_new(drops, dbp_drop_reason_names[i],
 					    json_integer((json_int_t)a->drops[i]));
 		json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:b, s:I, s:I, s:o}", "pid",
 				      (json_int_t)a->pid, "ppid", (json_int_t)a->ppid, "exe",

@@ -68,13 +68,6 @@ static void family(struct dbp_buf *b, const char *name, const char *type, const 
 	dbp_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static const char *const drop_reasons[DBP_DROP_REASON_COUNT] = {
-	[DBP_DROP_BUFFER_FULL] = "buffer_full",
-	[DBP_DROP_NO_EXPORTER] = "no_exporter",
-	[DBP_DROP_SEND_FAILED] = "send_failed",
-	[DBP_DROP_TEXT_CAP] = "text_cap",
-};
-
 static const char *const decode_reasons[DBP_DECODE_ERROR_COUNT] = {
 	[DBP_DECODE_MALFORMED] = "malformed",
 	[DBP_DECODE_OVERSIZED] = "oversized",
@@ -107,7 +100,7 @@ void dbp_render_metrics(struct dbp_store *s, const struct dbp_request *r, struct
 	       "Records agents dropped instead of blocking the program, by reason.");
 	for (int i = 0; i < DBP_DROP_REASON_COUNT; i++)
 		dbp_buf_printf(b, "dbprobe_agent_drops_total{reason=\"%s\"} %llu\n",
-			       drop_reasons[i], (unsigned long long)s->agent_drops[i]);
+			       dbp_drop_reason_names[i], (unsigned long long)s->agent_drops[i]);
 	family(b, "dbprobe_decode_errors_total", "counter",
 	       "Frames rejected (their connection closed), by reason.");
 	for (int i = 0; i < DBP_DECODE_ERROR_COUNT; i++)

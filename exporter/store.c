@@ -11,6 +11,12 @@ const char *const dbp_db_system_names[DBP_DB_SYSTEM_COUNT] = {
 	[DBP_DB_MYSQL] = "mysql", [DBP_DB_MARIADB] = "mariadb",
 };
 
+const char *const dbp_drop_reason_names[DBP_DROP_REASON_COUNT] = {
+	[DBP_DROP_BUFFER_FULL] = "buffer_full", [DBP_DROP_NO_EXPORTER] = "no_exporter",
+	[DBP_DROP_SEND_FAILED] = "send_failed", [DBP_DROP_TEXT_CAP] = "text_cap",
+	[DBP_DROP_UNTRACKED] = "untracked",
+};
+
 static uint64_t mix(uint64_t h, uint64_t v)
 {
 	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);

@@ -78,6 +78,7 @@ struct dbp_store {
 #define DBP_OTHER_FINGERPRINT 0ull /* never a real fingerprint (sqlnorm never yields 0) */
 
 extern const char *const dbp_db_system_names[DBP_DB_SYSTEM_COUNT];
+extern const char *const dbp_drop_reason_names[DBP_DROP_REASON_COUNT];
 
 void dbp_store_init(struct dbp_store *s, unsigned max_fingerprints);
 void dbp_store_free(struct dbp_store *s);

@@ -103,6 +103,8 @@ static DBP_TLS struct stmt_info *tls_last_info;
 
 static const struct dbp_str_ent *namespace_of(sqlite3 *db)
 {
+	if (!db) /* a failed open the program ignored: SQLite answers MISUSE, we must not crash */
+		return NULL;
 	struct db_info *di = dbp_ptrmap_get(&dbs, db);
 	if (di && di->ns)
 		return di->ns;
@@ -227,6 +229,10 @@ static void after_open(int rc, sqlite3 **pdb)
 {
 	if (rc == SQLITE_OK && pdb && *pdb) {
 		int saved = errno;
+		/* A new connection at an address an old one had: nothing of the old one applies. */
+		struct db_info *di = dbp_ptrmap_put(&dbs, *pdb);
+		if (di)
+			di->ns = NULL;
 		namespace_of(*pdb);
 		errno = saved;
 	}
@@ -413,10 +419,10 @@ static void forget_db(sqlite3 *db)
 EXPORT int sqlite3_close(sqlite3 *db)
 {
 	REAL(sqlite3_close, SQLITE_MISUSE);
-	int rc = real_sqlite3_close(db);
-	if (rc == SQLITE_OK)
-		forget_db(db);
-	return rc;
+	/* Forgotten first: once closed, the address can be another thread's new connection. A
+	 * close that fails (SQLITE_BUSY) leaves a connection we simply learn again. */
+	forget_db(db);
+	return real_sqlite3_close(db);
 }
 
 EXPORT int sqlite3_close_v2(sqlite3 *db)
@@ -431,7 +437,9 @@ EXPORT int sqlite3_close_v2(sqlite3 *db)
 /* The program's own trace callbacks are noted so that exec never takes their place. */
 static void note_app_trace(sqlite3 *db, int bit, int on)
 {
-	if (!db || __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_RUNNING)
+	/* Noted even before the agent is armed: exec must never replace a callback the program
+	 * installed early. */
+	if (!db || __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) == DBP_ST_DISABLED)
 		return;
 	int saved = errno;
 	struct db_info *di = dbp_ptrmap_get(&dbs, db);
@@ -505,10 +513,12 @@ static int exec_trace(unsigned type, void *ctx, void *p, void *xarg)
 	if (x->in_app_cb)
 		return 0;
 	sqlite3_stmt *st = p;
+	(void)xarg;
 	if (type == SQLITE_TRACE_STMT) {
-		const char *text = xarg;
-		if (text && text[0] == '-' && text[1] == '-')
-			return 0; /* a trigger's sub-program, part of the statement running */
+		/* The statement already running: a trigger's sub-program, or a re-prepare after a
+		 * schema change. Either way part of the same call. */
+		if (st == x->cur)
+			return 0;
 		exec_emit_done(x, SQLITE_OK); /* a next statement started: the last one succeeded */
 		x->cur = st;
 		x->rows = 0;
@@ -652,7 +662,11 @@ EXPORT int sqlite3_exec(sqlite3 *db, const char *sql, sqlite3_callback cb, void 
 	int rc = real_sqlite3_exec(db, sql, cb ? exec_row : NULL, cb ? &x : NULL, errmsg);
 	uint64_t t_end = dbp_ticks();
 	int saved = errno;
-	real_sqlite3_trace_v2(db, 0, NULL, NULL);
+	/* If the program's callback installed a trace of its own meanwhile, it replaced ours:
+	 * leave it be. */
+	di = dbp_ptrmap_get(&dbs, db);
+	if (!(di && di->app_traces))
+		real_sqlite3_trace_v2(db, 0, NULL, NULL);
 	tls_exec = NULL;
 	exec_settle(&x, rc, t_end);
 	errno = saved;

@@ -297,7 +297,7 @@ static void check_sample(const struct seen *s, size_t upto)
 		const struct dbp_drops *d = s->g[6].rec;
 		cr_assert_eq(s->g[6].type, DBP_REC_DROPS);
 		cr_assert_eq(d->h.flags, 0);
-		cr_assert_eq(d->h.len, 40);
+		cr_assert_eq(d->h.len, sizeof(struct dbp_drops));
 		for (int i = 0; i < DBP_DROP_REASON_COUNT; i++)
 			cr_assert_eq(d->count[i], DROPS[i], "count[%d]", i);
 	}
@@ -354,7 +354,7 @@ Test(wire, round_trip_every_field)
 	const char *why = "unset";
 
 	build_sample(&f, ends);
-	cr_assert_eq(f.len, 8 + 64 + 64 + 48 + 48 + 72 + 72 + 40);
+	cr_assert_eq(f.len, 8 + 64 + 64 + 48 + 48 + 72 + 72 + sizeof(struct dbp_drops));
 	cr_assert_eq(f.ncalls, 2);
 	cr_assert_not(dbp_frame_empty(&f));
 	cr_assert_eq(decode(f.buf, f.len, &s, &why), 0);
@@ -629,7 +629,7 @@ Test(wire, record_len_past_the_frame)
 	uint32_t ends[NREC + 1];
 
 	build_sample(&f, ends);
-	set_rec_len(&f, ends[6], 48); /* DROPS is 40 and last */
+	set_rec_len(&f, ends[6], sizeof(struct dbp_drops) + 8); /* DROPS is last: 8 past the end */
 	expect_reject(f.buf, f.len, "bad record length");
 	build_sample(&f, ends);
 	set_rec_len(&f, ends[0], f.len - 8 + 8); /* hello claiming the whole frame and more */

@@ -1,0 +1,116 @@
+/* sqlite_edge: edge cases the agent once got wrong. Usage: sqlite_edge MODE
+ *   misuse      prepare on a NULL connection (SQLite answers MISUSE; nothing may crash)
+ *   comments    sqlite3_exec of a script whose statements carry leading comments
+ *   apptrace    the exec callback installs the program's own trace: it must survive exec
+ *   forkthread  a worker thread forks; the child's copy of that thread then exits
+ *   churn N     N statements prepared, run once and finalized (handle addresses recycle)
+ *   mainexit    main() calls pthread_exit(); the process ends when its worker returns */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int traced;
+
+static int app_trace(unsigned t, void *c, void *p, void *x)
+{
+	(void)t;
+	(void)c;
+	(void)p;
+	(void)x;
+	traced++;
+	return 0;
+}
+
+static int install_trace(void *db, int n, char **v, char **c)
+{
+	(void)n;
+	(void)v;
+	(void)c;
+	sqlite3_trace_v2(db, SQLITE_TRACE_STMT, app_trace, NULL);
+	return 0;
+}
+
+static void *fork_worker(void *arg)
+{
+	sqlite3 *db = arg;
+	sqlite3_exec(db, "SELECT 1 AS before_fork", NULL, NULL, NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		sqlite3_exec(db, "SELECT 1 AS in_child", NULL, NULL, NULL);
+		return (void *)1; /* the child's only thread returns: its TLS destructors run */
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	printf("child exit %d signal %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+	       WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	return NULL;
+}
+
+static void *late_worker(void *arg)
+{
+	(void)arg;
+	usleep(100000);
+	sqlite3 *db;
+	sqlite3_open(":memory:", &db);
+	sqlite3_exec(db, "SELECT 1 AS late_worker", NULL, NULL, NULL);
+	sqlite3_close(db);
+	printf("worker done\n");
+	fflush(stdout);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+	sqlite3 *db = NULL;
+	if (!strcmp(mode, "mainexit")) {
+		pthread_t t;
+		pthread_create(&t, NULL, late_worker, NULL);
+		pthread_exit(NULL);
+	}
+	if (!strcmp(mode, "misuse")) {
+		sqlite3_stmt *st = NULL;
+		int rc = sqlite3_prepare_v2(NULL, "SELECT 1", -1, &st, NULL);
+		printf("prepare on NULL: %d\n", rc);
+		return 0;
+	}
+	sqlite3_open(":memory:", &db);
+	if (!strcmp(mode, "comments")) {
+		char *err = NULL;
+		int rc = sqlite3_exec(db,
+				      "-- make a table\nCREATE TABLE t(a);\n"
+				      "/* fill it */ INSERT INTO t VALUES (1);\n"
+				      "-- read it\nSELECT a FROM t;\n"
+				      "-- and fail\nSELECT * FROM nosuch;",
+				      NULL, NULL, &err);
+		printf("rc=%d err=%s\n", rc, err ? err : "-");
+		sqlite3_free(err);
+	} else if (!strcmp(mode, "apptrace")) {
+		sqlite3_exec(db, "SELECT 1 AS installs", install_trace, db, NULL);
+		sqlite3_exec(db, "SELECT 2 AS traced", NULL, NULL, NULL);
+		printf("app trace fired %d\n", traced);
+	} else if (!strcmp(mode, "forkthread")) {
+		pthread_t t;
+		void *r;
+		pthread_create(&t, NULL, fork_worker, db);
+		pthread_join(t, &r);
+		if (r) /* in the child, after its thread returned */
+			_exit(0);
+	} else if (!strcmp(mode, "churn")) {
+		long n = argc > 2 ? atol(argv[2]) : 1000;
+		long rows = 0;
+		for (long i = 0; i < n; i++) {
+			sqlite3_stmt *st;
+			sqlite3_prepare_v2(db, "SELECT 1 AS churn", -1, &st, NULL);
+			rows += sqlite3_step(st) == SQLITE_ROW;
+			sqlite3_finalize(st);
+		}
+		printf("churn rows %ld\n", rows);
+	}
+	sqlite3_close(db);
+	return 0;
+}
