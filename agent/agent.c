@@ -103,7 +103,6 @@ void dbp_init(void)
 	proc.exe[n > 0 ? n : 0] = 0;
 	process_fill();
 	dbp_clock_init();
-	dbp_intern_init();
 	dbp_ring_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	dbp_armed_shims = dbp_cfg.shims;

@@ -40,10 +40,6 @@ static struct dbp_query_ent other_query = {
 	.summary_len = 5,
 };
 
-void dbp_intern_init(void)
-{
-}
-
 void dbp_intern_lock(void)
 {
 	pthread_mutex_lock(&lock);

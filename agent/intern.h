@@ -27,12 +27,11 @@ struct dbp_str_ent {
 };
 
 /* The query entry for a raw SQL text: normalized on first sight, then found by a cache of raw
- * texts. Never NULL once dbp_intern_init ran (out of memory or over the cap gives the shared
+ * texts. Never NULL (out of memory or over the cap gives the shared
  * "other" entry). */
 const struct dbp_query_ent *dbp_query_get(const char *raw, size_t len);
 const struct dbp_str_ent *dbp_str_get(enum dbp_string_kind kind, const char *s, size_t len);
 
-void dbp_intern_init(void);
 /* Fork handling: the tables are locked across fork() so a child never inherits a held lock. */
 void dbp_intern_lock(void);
 void dbp_intern_unlock(void);

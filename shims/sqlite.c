@@ -152,8 +152,11 @@ static struct stmt_info *stmt_find(sqlite3_stmt *st)
 	if (DBP_LIKELY(tls_last_stmt == st && si && si->hdr.key == st))
 		return si;
 	si = dbp_ptrmap_get(&stmts, st);
-	if (!si) /* prepared before we were armed, or by a path we do not see */
+	if (!si) { /* prepared before we were armed, or by a path we do not see */
+		int saved = errno;
 		si = stmt_track(st);
+		errno = saved;
+	}
 	tls_last_stmt = st;
 	tls_last_info = si;
 	return si;

@@ -4,7 +4,9 @@
  *   apptrace    the exec callback installs the program's own trace: it must survive exec
  *   forkthread  a worker thread forks; the child's copy of that thread then exits
  *   churn N     N statements prepared, run once and finalized (handle addresses recycle)
- *   mainexit    main() calls pthread_exit(); the process ends when its worker returns */
+ *   mainexit    main() calls pthread_exit(); the process ends when its worker returns
+ *   errno       errno after each call (set to a marker before it): must match without agent */
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -100,6 +102,41 @@ int main(int argc, char **argv)
 		pthread_join(t, &r);
 		if (r) /* in the child, after its thread returned */
 			_exit(0);
+	} else if (!strcmp(mode, "errno")) {
+		sqlite3_stmt *st = NULL;
+		const char *calls[] = { "exec",  "prepare",     "step",     "step",
+					"reset", "bad prepare", "finalize", "bad exec" };
+		for (int i = 0; i < 8; i++) {
+			errno = 4242;
+			switch (i) {
+			case 0:
+				sqlite3_exec(db, "CREATE TABLE e(a); INSERT INTO e VALUES (1)",
+					     NULL, NULL, NULL);
+				break;
+			case 1:
+				sqlite3_prepare_v2(db, "SELECT a FROM e", -1, &st, NULL);
+				break;
+			case 2:
+			case 3:
+				sqlite3_step(st);
+				break;
+			case 4:
+				sqlite3_reset(st);
+				break;
+			case 5: {
+				sqlite3_stmt *bad = NULL;
+				sqlite3_prepare_v2(db, "SELEKT nonsense", -1, &bad, NULL);
+				break;
+			}
+			case 6:
+				sqlite3_finalize(st);
+				break;
+			case 7:
+				sqlite3_exec(db, "INSERT INTO nosuch VALUES (1)", NULL, NULL, NULL);
+				break;
+			}
+			printf("%s: errno %d\n", calls[i], errno);
+		}
 	} else if (!strcmp(mode, "churn")) {
 		long n = argc > 2 ? atol(argv[2]) : 1000;
 		long rows = 0;

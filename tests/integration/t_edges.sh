@@ -13,6 +13,7 @@ same() {
 }
 
 same "prepare on a NULL connection" "$E" misuse
+same "errno after every kind of call, success and failure" "$E" errno
 same "exec with commented statements" "$E" comments
 check "commented CREATE recorded" 1 "$(query_field "CREATE TABLE t(a)" calls)"
 check "commented INSERT recorded" 1 "$(query_field "INSERT INTO t VALUES (?)" calls)"
