@@ -29,6 +29,10 @@ struct raw_slot {
 };
 static struct raw_slot raws[RAW_SLOTS];
 
+/* Fingerprints folded into "other", so each is counted once whatever the raw cache evicts. */
+#define FOLDED_SLOTS 32768
+static uint64_t folded[FOLDED_SLOTS];
+
 static struct dbp_str_ent *strs[STR_SLOTS];
 static unsigned nstrs;
 
@@ -71,7 +75,14 @@ static const struct dbp_query_ent *query_add(const struct sqlnorm_info *ni, char
 		i = (i + 1) & (QUERY_SLOTS - 1);
 	}
 	if (nqueries >= QUERY_CAP) {
-		dbp_ring_count_drop(DBP_DROP_TEXT_CAP);
+		size_t j = ni->fingerprint & (FOLDED_SLOTS - 1), n = 0;
+		while (folded[j] && folded[j] != ni->fingerprint && ++n < FOLDED_SLOTS)
+			j = (j + 1) & (FOLDED_SLOTS - 1);
+		if (n == FOLDED_SLOTS || !folded[j]) { /* new (or the set is full: count anyway) */
+			if (n < FOLDED_SLOTS)
+				folded[j] = ni->fingerprint;
+			dbp_ring_count_drop(DBP_DROP_TEXT_CAP);
+		}
 		return &other_query;
 	}
 	struct dbp_query_ent *q = calloc(1, sizeof *q);

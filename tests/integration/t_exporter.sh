@@ -60,3 +60,17 @@ DBPROBE_SLOW_MS=0 agent sqlite3 :memory: "select 5 as e;" >/dev/null
 wait_calls 2 >/dev/null
 sleep 0.1
 check "--slow-ms 60000: no call is slow enough" 0 "$(grep -c '"query"' "$WORK/exporter.out")"
+
+# The agent's own cap: 16384 distinct texts per process; the rest fold into "other", each
+# distinct folded text counted once however often it runs.
+stop_exporter
+start_exporter --max-fingerprints 100000
+{
+	for i in $(seq 1 16500); do echo "SELECT 1 AS c$i;"; done
+	for i in $(seq 16401 16500); do echo "SELECT 1 AS c$i;"; done
+} >"$WORK/cap.sql"
+DBPROBE_BUFFER_KB=4096 agent sqlite3 :memory: <"$WORK/cap.sql" >/dev/null
+check "agent cap: every call delivered" 16600 "$(wait_calls 16600)"
+check "agent cap: 16384 statements of their own, plus the agent's other entry" 16385 "$(metric dbprobe_fingerprints)"
+check "agent cap: the other 116 texts counted once each" 116 "$(get /agents | jq '[.agents[].drops.text_cap] | add')"
+check "agent cap: their 216 calls under the agent's other entry" 216 "$(query_field "(other: too many distinct queries)" calls)"
