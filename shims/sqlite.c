@@ -513,7 +513,9 @@ static void exec_emit_done(struct exec_ctx *x, int rc)
 static int exec_trace(unsigned type, void *ctx, void *p, void *xarg)
 {
 	struct exec_ctx *x = ctx;
-	if (x->in_app_cb)
+	/* Another thread's statement on a shared connection, traced before our exec took the
+	 * connection's mutex or after it let go: that thread's own hooks record it. */
+	if (tls_exec != x || x->in_app_cb)
 		return 0;
 	sqlite3_stmt *st = p;
 	(void)xarg;

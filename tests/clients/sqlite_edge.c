@@ -5,7 +5,9 @@
  *   forkthread  a worker thread forks; the child's copy of that thread then exits
  *   churn N     N statements prepared, run once and finalized (handle addresses recycle)
  *   mainexit    main() calls pthread_exit(); the process ends when its worker returns
- *   errno       errno after each call (set to a marker before it): must match without agent */
+ *   errno       errno after each call (set to a marker before it): must match without agent
+ *   sharedexec  two threads share one serialized connection: 3000 exec scripts of two
+ *               statements on one, 30000 steps of a prepared statement on the other */
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -52,6 +54,26 @@ static void *fork_worker(void *arg)
 	return NULL;
 }
 
+static void *exec_loop(void *arg)
+{
+	for (int i = 0; i < 3000; i++)
+		sqlite3_exec(arg, "SELECT 1 AS from_exec; SELECT 2 AS from_exec_too", NULL, NULL,
+			     NULL);
+	return NULL;
+}
+
+static void *step_loop(void *arg)
+{
+	sqlite3_stmt *st;
+	sqlite3_prepare_v2(arg, "SELECT 3 AS from_step", -1, &st, NULL);
+	for (int i = 0; i < 30000; i++) {
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return NULL;
+}
+
 static void *late_worker(void *arg)
 {
 	(void)arg;
@@ -78,6 +100,19 @@ int main(int argc, char **argv)
 		sqlite3_stmt *st = NULL;
 		int rc = sqlite3_prepare_v2(NULL, "SELECT 1", -1, &st, NULL);
 		printf("prepare on NULL: %d\n", rc);
+		return 0;
+	}
+	if (!strcmp(mode, "sharedexec")) {
+		sqlite3_open_v2(":memory:", &db,
+				SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+				NULL);
+		pthread_t a, b;
+		pthread_create(&a, NULL, exec_loop, db);
+		pthread_create(&b, NULL, step_loop, db);
+		pthread_join(a, NULL);
+		pthread_join(b, NULL);
+		sqlite3_close(db);
+		printf("shared connection done\n");
 		return 0;
 	}
 	sqlite3_open(":memory:", &db);

@@ -25,6 +25,16 @@ same "main() calls pthread_exit: the process still ends with its last thread" ti
 check "the late worker's statement delivered" 1 "$(query_field "SELECT ? AS late_worker" calls)"
 check "the child recorded its statement" 1 "$(query_field "SELECT ? AS in_child" calls)"
 
+# Two threads on one serialized connection: exec's trace must not pick up the other thread's
+# statements (they would be recorded twice, and race on exec's state).
+before=$(calls_received)
+same "a connection shared by an exec thread and a step thread" env DBPROBE_BUFFER_KB=8192 "$E" sharedexec
+# Counted from the agent run only (the plain run is not recorded).
+check "shared: exact total" $((before + 36000)) "$(wait_calls $((before + 36000)))"
+check "shared: the step thread's calls, once each" 30000 "$(query_field "SELECT ? AS from_step" calls)"
+check "shared: exec's first statement" 3000 "$(query_field "SELECT ? AS from_exec" calls)"
+check "shared: exec's second statement" 3000 "$(query_field "SELECT ? AS from_exec_too" calls)"
+
 # More handles over time than the state table has slots: recycled addresses, none untracked.
 before=$(calls_received)
 # A buffer that holds the whole burst: exact delivery must not depend on the scheduler.
