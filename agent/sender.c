@@ -34,6 +34,8 @@ static int started;
 
 /* Everything below is guarded by send_lock. */
 static int sock = -1;
+/* sock, readable without the lock: the descriptor hooks compare against it on every close. */
+int dbp_sender_sock = -1;
 static dev_t sock_dev;
 static ino_t sock_ino;
 static uint32_t gen; /* connection generation: interned texts are re-sent on each new one */
@@ -56,6 +58,7 @@ static void sock_close(void)
 	if (sock >= 0)
 		syscall(SYS_close, sock);
 	sock = -1;
+	__atomic_store_n(&dbp_sender_sock, -1, __ATOMIC_RELEASE);
 }
 
 /* Programs that close every descriptor, or dup2 over ours, must not make us write into a file
@@ -66,6 +69,7 @@ static int sock_still_ours(void)
 	if (syscall(SYS_fstat, sock, &st) != 0 || st.st_ino != sock_ino || st.st_dev != sock_dev) {
 		dbp_log(1, "exporter socket fd %d was closed or replaced by the program", sock);
 		sock = -1; /* not closed: the number may belong to the program now */
+		__atomic_store_n(&dbp_sender_sock, -1, __ATOMIC_RELEASE);
 		return 0;
 	}
 	return 1;
@@ -99,6 +103,7 @@ static void try_connect(int force)
 		goto fail;
 	}
 	sock = fd;
+	__atomic_store_n(&dbp_sender_sock, fd, __ATOMIC_RELEASE);
 	sock_dev = st.st_dev;
 	sock_ino = st.st_ino;
 	gen++;
@@ -399,6 +404,32 @@ void dbp_sender_flush(int timeout_ms)
 		poll(&pfd, 1, (int)(deadline - now));
 	}
 	pthread_mutex_unlock(&send_lock);
+}
+
+int dbp_sender_vacate(int lo, int hi)
+{
+	pthread_mutex_lock(&send_lock);
+	int moved = 0;
+	if (sock >= lo && sock <= hi) {
+		/* A new number above the range; the old one is the program's to close. */
+		int to = hi < 0x7ffffffe ? hi + 1 : -1;
+		long fd = to >= 0 ? syscall(SYS_fcntl, sock, F_DUPFD_CLOEXEC, to) : -1;
+		if (fd >= 0) {
+			dbp_log(2, "exporter socket moved from fd %d to %ld for the program", sock,
+				fd);
+			sock = (int)fd;
+			__atomic_store_n(&dbp_sender_sock, sock, __ATOMIC_RELEASE);
+			moved = 1;
+		} else {
+			/* No room: forget it (the program's call closes it) and reconnect later. */
+			frame_lost();
+			sock = -1;
+			__atomic_store_n(&dbp_sender_sock, -1, __ATOMIC_RELEASE);
+			next_connect_ns = mono_ms() + backoff_ms;
+		}
+	}
+	pthread_mutex_unlock(&send_lock);
+	return moved;
 }
 
 void dbp_sender_lock(void)

@@ -7,14 +7,19 @@
  *   mainexit    main() calls pthread_exit(); the process ends when its worker returns
  *   errno       errno after each call (set to a marker before it): must match without agent
  *   sharedexec  two threads share one serialized connection: 3000 exec scripts of two
- *               statements on one, 30000 steps of a prepared statement on the other */
+ *               statements on one, 30000 steps of a prepared statement on the other
+ *   fdchaos F   statements between closing every descriptor, dup2 over a range, and a file F
+ *               written through a reused number: 3 x 1000 statements */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int traced;
@@ -74,6 +79,42 @@ static void *step_loop(void *arg)
 	return NULL;
 }
 
+static void run_n(sqlite3 *db, const char *sql, int n)
+{
+	sqlite3_stmt *st;
+	sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	for (int i = 0; i < n; i++) {
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+}
+
+static void fd_chaos(sqlite3 *db, const char *file)
+{
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	int top = rl.rlim_cur > 4096 ? 2048 : (int)rl.rlim_cur / 2;
+	struct timespec pause = { 0, 200000000 };
+	run_n(db, "SELECT 1 AS before_chaos", 1000);
+	nanosleep(&pause, NULL);
+	for (int fd = 3; fd < top; fd++) /* daemon style: close everything not stdio */
+		close(fd);
+	run_n(db, "SELECT 1 AS after_close_all", 1000);
+	nanosleep(&pause, NULL);
+	for (int fd = 3; fd < top; fd++) /* take every number over */
+		dup2(2, fd);
+	for (int fd = 3; fd < top; fd++)
+		close(fd);
+	int f = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (write(f, "hello", 5) != 5)
+		return;
+	run_n(db, "SELECT 1 AS after_dup2", 1000);
+	nanosleep(&pause, NULL);
+	close(f);
+	printf("fd chaos done, file fd was %d\n", f);
+}
+
 static void *late_worker(void *arg)
 {
 	(void)arg;
@@ -116,7 +157,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	sqlite3_open(":memory:", &db);
-	if (!strcmp(mode, "comments")) {
+	if (!strcmp(mode, "fdchaos") && argc > 2) {
+		fd_chaos(db, argv[2]);
+	} else if (!strcmp(mode, "comments")) {
 		char *err = NULL;
 		int rc = sqlite3_exec(db,
 				      "-- make a table\nCREATE TABLE t(a);\n"

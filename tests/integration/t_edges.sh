@@ -35,6 +35,19 @@ check "shared: the step thread's calls, once each" 30000 "$(query_field "SELECT 
 check "shared: exec's first statement" 3000 "$(query_field "SELECT ? AS from_exec" calls)"
 check "shared: exec's second statement" 3000 "$(query_field "SELECT ? AS from_exec_too" calls)"
 
+# A program that closes every descriptor and dup2s over a range, then writes a file through a
+# reused number: the agent's socket steps aside each time, its bytes never reach the file, and
+# its one connection survives with nothing lost.
+before=$(calls_received)
+"$E" fdchaos "$WORK/plain.txt" >"$WORK/chaos.plain"
+agent "$E" fdchaos "$WORK/agent.txt" >"$WORK/chaos.agent"
+check_cmd "fd chaos: same output" cmp -s "$WORK/chaos.plain" "$WORK/chaos.agent"
+check "fd chaos: the file holds only the program's bytes" hello "$(cat "$WORK/agent.txt")"
+check "fd chaos: every call delivered" $((before + 3000)) "$(wait_calls $((before + 3000)))"
+chaos=$(get /agents | jq '[.agents[] | select(.exe | endswith("sqlite_edge")) | select(.calls == 3000)]')
+check "fd chaos: one connection for the whole run" 1 "$(jq length <<<"$chaos")"
+check "fd chaos: nothing dropped" 0 "$(jq '[.[0].drops[]] | add' <<<"$chaos")"
+
 # More handles over time than the state table has slots: recycled addresses, none untracked.
 before=$(calls_received)
 # A buffer that holds the whole burst: exact delivery must not depend on the scheduler.

@@ -1,0 +1,81 @@
+/* fd shim: descriptor lifecycle hooks. The program's close/dup2/dup3/close_range do exactly
+ * what it asked; if they name the agent's own socket, it is moved out of the way first, so a
+ * program that closes every descriptor never cuts the agent off, and a number it reuses never
+ * receives the agent's bytes. */
+#include <errno.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "process.h"
+#include "resolve.h"
+#include "sender.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+static int (*real_close)(int);
+static int (*real_dup2)(int, int);
+static int (*real_dup3)(int, int, int);
+static int (*real_close_range)(unsigned, unsigned, int);
+
+/* Only while running: before init and after the exit flush there is no socket to guard. */
+static int guarded(int lo, int hi)
+{
+	int s = __atomic_load_n(&dbp_sender_sock, __ATOMIC_ACQUIRE);
+	return DBP_UNLIKELY(s >= lo && s <= hi && s >= 0) && !dbp_tls_busy &&
+	       __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) == DBP_ST_RUNNING;
+}
+
+static void vacate(int lo, int hi)
+{
+	int saved = errno;
+	/* A vfork child shares our memory but not our descriptor table: moving "our" socket there
+	 * would leave the parent holding a number that is not its socket. Hands off. */
+	if ((uint32_t)syscall(SYS_getpid) != dbp_process()->pid) {
+		errno = saved;
+		return;
+	}
+	dbp_tls_busy++;
+	dbp_sender_vacate(lo, hi);
+	dbp_tls_busy--;
+	errno = saved;
+}
+
+EXPORT int close(int fd)
+{
+	if (DBP_UNLIKELY(!real_close) && !(real_close = dbp_resolve("close", NULL)))
+		return (int)syscall(SYS_close, fd);
+	if (guarded(fd, fd))
+		vacate(fd, fd);
+	return real_close(fd);
+}
+
+EXPORT int dup2(int oldfd, int newfd)
+{
+	if (DBP_UNLIKELY(!real_dup2) && !(real_dup2 = dbp_resolve("dup2", NULL)))
+		return (int)syscall(SYS_dup2, oldfd, newfd);
+	if (oldfd != newfd && guarded(newfd, newfd))
+		vacate(newfd, newfd);
+	return real_dup2(oldfd, newfd);
+}
+
+EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	if (DBP_UNLIKELY(!real_dup3) && !(real_dup3 = dbp_resolve("dup3", NULL)))
+		return (int)syscall(SYS_dup3, oldfd, newfd, flags);
+	if (oldfd != newfd && guarded(newfd, newfd))
+		vacate(newfd, newfd);
+	return real_dup3(oldfd, newfd, flags);
+}
+
+EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	if (DBP_UNLIKELY(!real_close_range) &&
+	    !(real_close_range = dbp_resolve("close_range", NULL)))
+		return (int)syscall(SYS_close_range, first, last, flags);
+	int hi = last > 0x7fffffffu ? 0x7fffffff : (int)last;
+	if (first <= 0x7fffffffu && guarded((int)first, hi))
+		vacate((int)first, hi);
+	return real_close_range(first, last, flags);
+}
