@@ -79,11 +79,6 @@ static void fork_child(void)
 	dbp_tls_busy--;
 }
 
-void dbp_emit(const struct dbp_rec *r)
-{
-	dbp_ring_push(r);
-}
-
 void dbp_init(void)
 {
 	int expect = DBP_ST_NOT_READY;

@@ -38,10 +38,6 @@ extern DBP_TLS unsigned dbp_tls_depth;
 
 void dbp_init(void);
 
-struct dbp_rec;
-/* Queues a finished call for the exporter (never blocks; drops and counts when it must). */
-void dbp_emit(const struct dbp_rec *r);
-
 /* Whether a hook of this shim should record: running, armed, outermost, not re-entered.
  * On true the caller owns one API depth level and must call dbp_hook_leave(). */
 static inline bool dbp_hook_enter(unsigned shim)

@@ -101,12 +101,11 @@ int dbp_frame_string(struct dbp_frame *f, uint64_t id, uint16_t kind, const char
 
 int dbp_frame_call(struct dbp_frame *f, struct dbp_call *c, uint16_t flags)
 {
-	if (sizeof *c > dbp_frame_room(f))
+	struct dbp_call *slot = dbp_frame_call_slot(f, flags);
+	if (!slot)
 		return -1;
-	c->h = (struct dbp_rec_hdr){ .type = DBP_REC_CALL, .flags = flags, .len = sizeof *c };
-	memcpy((char *)f->buf + f->len, c, sizeof *c);
-	f->len += sizeof *c;
-	f->ncalls++;
+	c->h = slot->h;
+	*slot = *c;
 	return 0;
 }
 

@@ -28,6 +28,19 @@ int dbp_frame_hello(struct dbp_frame *f, uint32_t pid, uint32_t ppid, uint64_t s
 int dbp_frame_query(struct dbp_frame *f, uint64_t id, uint16_t flags, const char *text,
 		    size_t text_len, const char *summary, size_t summary_len);
 int dbp_frame_string(struct dbp_frame *f, uint64_t id, uint16_t kind, const char *s, size_t len);
+/* A CALL record appended in place, header set and counted in ncalls; the caller fills the rest
+ * (the sender's inner loop writes straight into the frame). NULL when it does not fit. */
+static inline struct dbp_call *dbp_frame_call_slot(struct dbp_frame *f, uint16_t flags)
+{
+	if (sizeof(struct dbp_call) > DBP_FRAME_MAX - f->len)
+		return NULL;
+	struct dbp_call *c = (struct dbp_call *)((char *)f->buf + f->len);
+	c->h = (struct dbp_rec_hdr){ .type = DBP_REC_CALL, .flags = flags, .len = sizeof *c };
+	f->len += sizeof *c;
+	f->ncalls++;
+	return c;
+}
+
 /* c->h is filled in here; the caller sets h.flags through the flags argument. */
 int dbp_frame_call(struct dbp_frame *f, struct dbp_call *c, uint16_t flags);
 int dbp_frame_drops(struct dbp_frame *f, const uint64_t count[DBP_DROP_REASON_COUNT]);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent.h"
 #include "intern.h"
 #include "wire.h"
 
@@ -42,8 +43,10 @@ struct dbp_ring {
 
 _Static_assert(sizeof(struct dbp_rec) == 64, "one record, one cache line");
 
-#define DBP_TLS_IE __thread __attribute__((tls_model("initial-exec")))
-extern DBP_TLS_IE struct dbp_ring *dbp_tls_ring;
+/* A thread's ring; DBP_RING_RETIRED once its TLS destructor ran: later hooks on the dying thread
+ * drop instead of touching freed memory. */
+#define DBP_RING_RETIRED ((struct dbp_ring *)-1)
+extern DBP_TLS struct dbp_ring *dbp_tls_ring;
 
 /* The first use on a thread (maps its ring, starts the sender), a full ring (counts a drop,
  * returns NULL), a retired one (NULL). */
@@ -55,7 +58,7 @@ void dbp_ring_wake(void);
 static inline struct dbp_rec *dbp_ring_reserve(void)
 {
 	struct dbp_ring *r = dbp_tls_ring;
-	if (__builtin_expect(r != NULL && r != (struct dbp_ring *)-1, 1) &&
+	if (__builtin_expect(r != NULL && r != DBP_RING_RETIRED, 1) &&
 	    __builtin_expect(r->head - r->cached_tail <= r->mask, 1))
 		return &r->recs[r->head & r->mask];
 	return dbp_ring_reserve_slow();

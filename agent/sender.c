@@ -232,11 +232,10 @@ static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *a
 				return n;
 			}
 		}
-		struct dbp_call *c = (struct dbp_call *)((char *)frame.buf + frame.len);
 		uint64_t dur = dbp_clock_ns(&clk, r->dur);
-		c->h.type = DBP_REC_CALL;
-		c->h.flags = (uint16_t)(r->flags | (dur >= slow_ns ? DBP_CALL_SLOW : 0));
-		c->h.len = sizeof *c;
+		/* Room was made above: the slot is never NULL here. */
+		struct dbp_call *c = dbp_frame_call_slot(
+			&frame, (uint16_t)(r->flags | (dur >= slow_ns ? DBP_CALL_SLOW : 0)));
 		c->query_id = r->query->id;
 		c->namespace_id = r->ns ? r->ns->id : 0;
 		c->error_id = r->err ? r->err->id : 0;
@@ -247,8 +246,6 @@ static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *a
 		c->tid = tid;
 		c->db_system = r->db_system;
 		memset(c->reserved, 0, sizeof c->reserved);
-		frame.len += sizeof *c;
-		frame.ncalls++;
 	}
 	return i;
 }

@@ -206,7 +206,7 @@ static void prepare_failed(sqlite3 *db, const char *sql, size_t len, int rc, uin
 		.db_system = DBP_DB_SQLITE,
 		.flags = DBP_CALL_ERROR,
 	};
-	dbp_emit(&r);
+	dbp_ring_push(&r);
 	errno = saved;
 }
 
@@ -506,7 +506,7 @@ static void exec_emit_done(struct exec_ctx *x, int rc)
 		x->done.err = error_of(x->db, rc);
 		x->done.affected = 0;
 	}
-	dbp_emit(&x->done);
+	dbp_ring_push(&x->done);
 	x->have_done = 0;
 }
 
@@ -627,7 +627,7 @@ static void exec_settle(struct exec_ctx *x, int rc, uint64_t t_end)
 		.flags = DBP_CALL_ERROR,
 	};
 	r.dur = t_end - r.t0;
-	dbp_emit(&r);
+	dbp_ring_push(&r);
 }
 
 EXPORT int sqlite3_exec(sqlite3 *db, const char *sql, sqlite3_callback cb, void *arg, char **errmsg)
@@ -653,7 +653,7 @@ EXPORT int sqlite3_exec(sqlite3 *db, const char *sql, sqlite3_callback cb, void 
 			r.flags = DBP_CALL_ERROR;
 			r.err = error_of(db, rc);
 		}
-		dbp_emit(&r);
+		dbp_ring_push(&r);
 		errno = saved;
 		dbp_hook_leave();
 		return rc;
