@@ -19,7 +19,8 @@ enum dbp_state {
 /* Shims, as named in DBPROBE_HOOKS. */
 enum dbp_shim {
 	DBP_SHIM_SQLITE = 1u << 0,
-	DBP_SHIM_ALL = DBP_SHIM_SQLITE,
+	DBP_SHIM_PQ = 1u << 1,
+	DBP_SHIM_ALL = DBP_SHIM_SQLITE | DBP_SHIM_PQ,
 };
 
 extern int dbp_state;

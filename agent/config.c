@@ -60,6 +60,9 @@ static const struct {
 } shim_names[] = {
 	{ "sqlite", DBP_SHIM_SQLITE },
 	{ "sqlite3", DBP_SHIM_SQLITE },
+	{ "pq", DBP_SHIM_PQ },
+	{ "libpq", DBP_SHIM_PQ },
+	{ "postgresql", DBP_SHIM_PQ },
 };
 
 /* "sqlite,pq" -> mask; -1 when any name is unknown. "all" and "none" are accepted too. */
@@ -144,7 +147,7 @@ void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
 	if ((v = env("DBPROBE_HOOKS")) && v[strspn(v, ", ")]) {
 		long m = parse_shims(v);
 		if (m < 0)
-			dbp_warn("DBPROBE_HOOKS='%s' names an unknown hook (known: sqlite); using "
+			dbp_warn("DBPROBE_HOOKS='%s' names an unknown hook (known: sqlite, pq); using "
 				 "the "
 				 "default all",
 				 shown(v));

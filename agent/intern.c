@@ -36,6 +36,13 @@ static uint64_t folded[FOLDED_SLOTS];
 static struct dbp_str_ent *strs[STR_SLOTS];
 static unsigned nstrs;
 
+#define TARGET_CAP 1024
+#define TARGET_SLOTS 2048
+static struct dbp_target_ent *targets[TARGET_SLOTS];
+static unsigned ntargets;
+
+const struct dbp_query_ent dbp_query_none = { .id = 0, .text = "", .summary = "" };
+
 static struct dbp_query_ent other_query = {
 	.id = 0x7265687430ull, /* fixed, never a real fingerprint in practice */
 	.text = "(other: too many distinct queries)",
@@ -189,6 +196,38 @@ const struct dbp_str_ent *dbp_str_get(enum dbp_string_kind kind, const char *s, 
 		} else {
 			free(e);
 			free(copy);
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return found;
+}
+
+const struct dbp_target_ent *dbp_target_get(const struct dbp_str_ent *ns,
+					    const struct dbp_str_ent *server, uint16_t port)
+{
+	uint64_t h = ((ns ? ns->id : 0) * 31 ^ (server ? server->id : 0)) * 0x9e3779b97f4a7c15ull ^
+		     port;
+	const struct dbp_target_ent *found = NULL;
+
+	pthread_mutex_lock(&lock);
+	size_t i = (h >> 20) & (TARGET_SLOTS - 1);
+	while (targets[i]) {
+		if (targets[i]->ns == ns && targets[i]->server == server &&
+		    targets[i]->port == port) {
+			found = targets[i];
+			break;
+		}
+		i = (i + 1) & (TARGET_SLOTS - 1);
+	}
+	if (!found && ntargets < TARGET_CAP) {
+		struct dbp_target_ent *t = calloc(1, sizeof *t);
+		if (t) {
+			t->ns = ns;
+			t->server = server;
+			t->port = port;
+			targets[i] = t;
+			ntargets++;
+			found = t;
 		}
 	}
 	pthread_mutex_unlock(&lock);

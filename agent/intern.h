@@ -26,11 +26,26 @@ struct dbp_str_ent {
 	const char *str;
 };
 
+/* Where calls go: the namespace (database, file) and, for a server, its address and port.
+ * sent_gen covers both strings: the sender defines them together. */
+struct dbp_target_ent {
+	uint32_t sent_gen;
+	uint16_t port;
+	const struct dbp_str_ent *ns;     /* NULL when unknown */
+	const struct dbp_str_ent *server; /* NULL: in-process (SQLite) */
+};
+
+/* A connection record's query: id 0, never defined on the wire. */
+extern const struct dbp_query_ent dbp_query_none;
+
 /* The query entry for a raw SQL text: normalized on first sight, then found by a cache of raw
  * texts. Never NULL (out of memory or over the cap gives the shared
  * "other" entry). */
 const struct dbp_query_ent *dbp_query_get(const char *raw, size_t len);
 const struct dbp_str_ent *dbp_str_get(enum dbp_string_kind kind, const char *s, size_t len);
+/* The immortal entry for (ns, server, port); NULL only when out of memory or over the cap. */
+const struct dbp_target_ent *dbp_target_get(const struct dbp_str_ent *ns,
+					    const struct dbp_str_ent *server, uint16_t port);
 
 /* Fork handling: the tables are locked across fork() so a child never inherits a held lock. */
 void dbp_intern_lock(void);

@@ -12,8 +12,8 @@
 /* A call as the application thread leaves it: raw ticks and pointers, no encoding. The sender
  * turns it into a wire record; the hot path only copies 64 bytes. */
 struct dbp_rec {
-	const struct dbp_query_ent *query;
-	const struct dbp_str_ent *ns;
+	const struct dbp_query_ent *query; /* &dbp_query_none for a connection */
+	const struct dbp_target_ent *target;
 	const struct dbp_str_ent *err; /* NULL: success */
 	uint64_t t0;                   /* ticks at start */
 	uint64_t dur;                  /* ticks */

@@ -180,30 +180,39 @@ static int frame_make_room(uint32_t need)
 static int define(const struct dbp_rec *r)
 {
 	const struct dbp_query_ent *q = r->query;
-	const struct dbp_str_ent *ns = r->ns, *err = r->err;
+	const struct dbp_target_ent *t = r->target;
+	const struct dbp_str_ent *ns = t ? t->ns : NULL, *srv = t ? t->server : NULL;
+	const struct dbp_str_ent *err = r->err;
+	int new_q = q->id && q->sent_gen != gen;
+	int new_ns = ns && ns->sent_gen != gen, new_srv = srv && srv->sent_gen != gen;
 	uint32_t need = sizeof(struct dbp_call);
-	if (q->sent_gen != gen)
+	if (new_q)
 		need += dbp_frame_query_size(q->text_len, q->summary_len);
-	if (ns && ns->sent_gen != gen)
+	if (new_ns)
 		need += dbp_frame_string_size(ns->len);
+	if (new_srv)
+		need += dbp_frame_string_size(srv->len);
 	if (err && err->sent_gen != gen)
 		need += dbp_frame_string_size(err->len);
 	if (frame_make_room(need) < 0)
 		return -1;
 	/* Interned entries are immortal and only the sender writes sent_gen (under send_lock). */
-	if (q->sent_gen != gen) {
+	if (new_q) {
 		dbp_frame_query(&frame, q->id, q->flags, q->text, q->text_len, q->summary,
 				q->summary_len);
 		((struct dbp_query_ent *)q)->sent_gen = gen;
 	}
-	if (ns && ns->sent_gen != gen) {
-		dbp_frame_string(&frame, ns->id, ns->kind, ns->str, ns->len);
-		((struct dbp_str_ent *)ns)->sent_gen = gen;
+	const struct dbp_str_ent *strs[3] = { new_ns ? ns : NULL, new_srv ? srv : NULL,
+					      err && err->sent_gen != gen ? err : NULL };
+	for (int i = 0; i < 3; i++) {
+		if (strs[i]) {
+			dbp_frame_string(&frame, strs[i]->id, strs[i]->kind, strs[i]->str,
+					 strs[i]->len);
+			((struct dbp_str_ent *)strs[i])->sent_gen = gen;
+		}
 	}
-	if (err && err->sent_gen != gen) {
-		dbp_frame_string(&frame, err->id, err->kind, err->str, err->len);
-		((struct dbp_str_ent *)err)->sent_gen = gen;
-	}
+	if (t)
+		((struct dbp_target_ent *)t)->sent_gen = gen;
 	return 0;
 }
 
@@ -222,7 +231,7 @@ static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *a
 			dbp_ring_count_drops(DBP_DROP_NO_EXPORTER, n - i);
 			return n;
 		}
-		if (DBP_UNLIKELY(r->query->sent_gen != gen || (r->ns && r->ns->sent_gen != gen) ||
+		if (DBP_UNLIKELY(r->query->sent_gen != gen || (r->target && r->target->sent_gen != gen) ||
 				 (r->err && r->err->sent_gen != gen) ||
 				 dbp_frame_room(&frame) < sizeof(struct dbp_call))) {
 			if (define(r) < 0) {
@@ -237,7 +246,10 @@ static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *a
 		struct dbp_call *c = dbp_frame_call_slot(
 			&frame, (uint16_t)(r->flags | (dur >= slow_ns ? DBP_CALL_SLOW : 0)));
 		c->query_id = r->query->id;
-		c->namespace_id = r->ns ? r->ns->id : 0;
+		const struct dbp_target_ent *t = r->target;
+		c->namespace_id = t && t->ns ? t->ns->id : 0;
+		c->server_id = t && t->server ? t->server->id : 0;
+		c->server_port = t ? t->port : 0;
 		c->error_id = r->err ? r->err->id : 0;
 		c->start_unix_ns = dbp_clock_unix_ns(&clk, r->t0);
 		c->duration_ns = dur;
@@ -245,7 +257,7 @@ static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *a
 		c->rows_affected = r->affected;
 		c->tid = tid;
 		c->db_system = r->db_system;
-		memset(c->reserved, 0, sizeof c->reserved);
+		c->reserved = 0;
 	}
 	return i;
 }

@@ -23,7 +23,7 @@
  */
 
 #define DBP_WIRE_MAGIC 0x31504244u /* "DBP1" read as a little-endian u32 */
-#define DBP_WIRE_VERSION 1u
+#define DBP_WIRE_VERSION 2u /* 2: CALL carries the server address and port */
 #define DBP_FRAME_MAX 65536u /* bytes in one frame, header included */
 #define DBP_TEXT_MAX 8192u   /* longest query text sent; longer ones are cut (flag TRUNCATED) */
 #define DBP_STRING_MAX 4096u /* longest namespace, error name, path or service name */
@@ -74,6 +74,7 @@ struct dbp_query {
 enum dbp_string_kind {
 	DBP_STR_NAMESPACE = 1,  /* db.namespace: SQLite file, database name */
 	DBP_STR_ERROR_TYPE = 2, /* error.type: SQLITE_CONSTRAINT_UNIQUE, 42P01, 1146 */
+	DBP_STR_SERVER = 3,     /* server.address: host name, IP, or a Unix socket directory */
 };
 
 /* An interned string. Followed by len bytes. */
@@ -96,6 +97,9 @@ enum dbp_db_system {
 
 #define DBP_CALL_ERROR 0x1 /* h.flags: the call failed; error_id names the error type */
 #define DBP_CALL_SLOW 0x2  /* h.flags: slower than the agent's DBPROBE_SLOW_MS */
+/* h.flags: not a statement but a connection being opened: query_id is 0, the duration is the
+ * connection's create time, rows are 0. With DBP_CALL_ERROR, the attempt failed. */
+#define DBP_CALL_CONNECT 0x4
 
 /* One database call (a statement execution, or a statement that failed to prepare). */
 struct dbp_call {
@@ -107,9 +111,11 @@ struct dbp_call {
 	uint64_t duration_ns;
 	uint64_t rows_returned;
 	uint64_t rows_affected;
+	uint64_t server_id; /* a STRING id (kind SERVER), or 0: an in-process database */
 	uint32_t tid;
 	uint8_t db_system; /* enum dbp_db_system */
-	uint8_t reserved[3];
+	uint8_t reserved;
+	uint16_t server_port; /* server.port, 0 when none (Unix socket paths keep theirs) */
 };
 
 enum dbp_drop_reason {

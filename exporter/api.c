@@ -84,9 +84,13 @@ static json_t *stmt_json(const struct dbp_stmt *st)
 	json_object_set_new(o, "fingerprint", json_string(fp));
 	json_object_set_new(o, "query", json_string(st->text));
 	json_object_set_new(o, "summary", json_string(st->summary));
-	json_object_set_new(o, "db_system", json_string(dbp_db_system_names[st->system]));
-	json_object_set_new(o, "db_namespace", json_string(st->ns));
-	json_object_set_new(o, "service", json_string(st->service));
+	json_object_set_new(o, "db_system", json_string(dbp_db_system_names[st->w.system]));
+	json_object_set_new(o, "db_namespace", json_string(st->w.ns));
+	if (*st->w.server) {
+		json_object_set_new(o, "server_address", json_string(st->w.server));
+		json_object_set_new(o, "server_port", json_integer(st->w.port));
+	}
+	json_object_set_new(o, "service", json_string(st->w.service));
 	json_object_set_new(o, "calls", json_integer((json_int_t)st->calls));
 	json_object_set_new(o, "errors", json_integer((json_int_t)st->errors));
 	json_object_set_new(o, "rows", json_integer((json_int_t)st->rows));
@@ -198,11 +202,12 @@ void dbp_render_agents(struct dbp_store *s, const struct dbp_request *r, struct 
 		for (int i = 0; i < DBP_DROP_REASON_COUNT; i++)
 			json_object_set_new(drops, dbp_drop_reason_names[i],
 					    json_integer((json_int_t)a->drops[i]));
-		json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:b, s:I, s:I, s:o}", "pid",
+		json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:o}", "pid",
 				      (json_int_t)a->pid, "ppid", (json_int_t)a->ppid, "exe",
 				      a->exe, "service", a->service, "connected",
 				      !a->disconnected_unix_ns, "calls", (json_int_t)a->calls,
-				      "errors", (json_int_t)a->errors, "drops", drops);
+				      "errors", (json_int_t)a->errors, "connects", (json_int_t)a->connects,
+				      "drops", drops);
 		if (o) {
 			json_object_set_new(o, "started", iso_time(a->start_unix_ns));
 			json_array_append_new(arr, o);

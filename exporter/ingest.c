@@ -24,7 +24,8 @@
 
 /* What a connection's CALL resolves to, cached by its ids: most calls repeat a few keys. */
 struct call_cache {
-	uint64_t qid, nsid, errid;
+	uint64_t qid, nsid, errid, srvid;
+	uint16_t port, connect;
 	uint8_t system, valid;
 	struct dbp_stmt *stmt;
 	struct dbp_series *series;
@@ -138,13 +139,13 @@ static int on_query(void *ctx, const struct dbp_query *q, struct dbp_str_view te
 
 static uint64_t string_key(uint64_t id, uint16_t kind)
 {
-	return id * 4 + kind; /* kinds are 1 and 2: ids of different kinds never collide */
+	return id * 4 + kind; /* kinds are 1 to 3: ids of different kinds never collide */
 }
 
 static int on_string(void *ctx, const struct dbp_string *s, struct dbp_str_view str)
 {
 	struct conn *c = ctx;
-	if (!c->hello || s->kind < DBP_STR_NAMESPACE || s->kind > DBP_STR_ERROR_TYPE)
+	if (!c->hello || s->kind < DBP_STR_NAMESPACE || s->kind > DBP_STR_SERVER)
 		return -1;
 	const char *v = intern_utf8(c->in->store, str.p, str.len);
 	return dbp_idmap_put(&c->strings, string_key(s->id, s->kind), (void *)v);
@@ -157,39 +158,67 @@ static int on_call(void *ctx, const struct dbp_call *call)
 	if (!c->hello || call->db_system >= DBP_DB_SYSTEM_COUNT)
 		return -1;
 	uint64_t errid = call->h.flags & DBP_CALL_ERROR ? call->error_id : 0;
-	size_t slot =
-		(size_t)((call->query_id ^ call->namespace_id * 31 ^ errid * 17) % CACHE_SLOTS);
+	uint16_t connect = call->h.flags & DBP_CALL_CONNECT;
+	size_t slot = (size_t)((call->query_id ^ call->namespace_id * 31 ^ errid * 17 ^
+				call->server_id * 13 ^ call->server_port) %
+			       CACHE_SLOTS);
 	struct call_cache *cc = &c->cache[slot];
 	if (!(cc->valid && cc->qid == call->query_id && cc->nsid == call->namespace_id &&
-	      cc->errid == errid && cc->system == call->db_system)) {
-		struct qtext *qt = dbp_idmap_get(&c->queries, call->query_id);
+	      cc->errid == errid && cc->srvid == call->server_id &&
+	      cc->port == call->server_port && cc->connect == connect &&
+	      cc->system == call->db_system)) {
+		struct qtext *qt = connect ? NULL : dbp_idmap_get(&c->queries, call->query_id);
+		const char *empty = dbp_store_intern(st, "", 0);
 		const char *ns = call->namespace_id
 					 ? dbp_idmap_get(&c->strings, string_key(call->namespace_id,
 										 DBP_STR_NAMESPACE))
-					 : dbp_store_intern(st, "", 0);
+					 : empty;
+		const char *srv =
+			call->server_id
+				? dbp_idmap_get(&c->strings, string_key(call->server_id, DBP_STR_SERVER))
+				: empty;
 		const char *err =
 			errid ? dbp_idmap_get(&c->strings, string_key(errid, DBP_STR_ERROR_TYPE))
 			      : NULL;
-		if (!qt || !ns || (errid && !err))
+		if ((!connect && !qt) || !ns || !srv || (errid && !err))
 			return -1; /* an id this connection never defined */
+		struct dbp_where w = {
+			.service = c->service,
+			.ns = ns,
+			.server = srv,
+			.port = call->server_port,
+			.system = call->db_system,
+		};
 		*cc = (struct call_cache){
 			.qid = call->query_id,
 			.nsid = call->namespace_id,
 			.errid = errid,
+			.srvid = call->server_id,
+			.port = call->server_port,
+			.connect = connect,
 			.system = call->db_system,
 			.valid = 1,
-			.stmt = dbp_store_stmt(st, c->service, call->db_system, ns, call->query_id,
-					       qt->text, qt->summary),
 		};
-		/* Folded statements keep their own summary out of the series: cardinality. */
-		const char *summary = cc->stmt && cc->stmt->fingerprint == DBP_OTHER_FINGERPRINT
-					      ? cc->stmt->summary
-					      : qt->summary;
-		cc->series = dbp_store_series(st, c->service, call->db_system, ns, summary, err);
+		if (connect) {
+			cc->series = dbp_store_conn_series(st, &w, err);
+		} else {
+			cc->stmt = dbp_store_stmt(st, &w, call->query_id, qt->text, qt->summary);
+			/* Folded statements keep their own summary out of the series: cardinality. */
+			const char *summary =
+				cc->stmt && cc->stmt->fingerprint == DBP_OTHER_FINGERPRINT
+					? cc->stmt->summary
+					: qt->summary;
+			cc->series = dbp_store_series(st, &w, summary, err);
+		}
 	}
 	st->records++;
-	st->calls++;
 	dbp_store_observe(cc->stmt, cc->series, call);
+	if (connect) {
+		if (c->agent)
+			c->agent->connects++;
+		return 0;
+	}
+	st->calls++;
 	if (c->agent) {
 		c->agent->calls++;
 		c->agent->errors += errid != 0;
@@ -198,7 +227,7 @@ static int on_call(void *ctx, const struct dbp_call *call)
 		struct dbp_slow_call sc = {
 			.service = c->service,
 			.exe = c->exe,
-			.ns = cc->stmt->ns,
+			.ns = cc->stmt->w.ns,
 			.text = cc->stmt->text,
 			.summary = cc->stmt->summary,
 			.error_type = cc->series ? cc->series->error_type : NULL,

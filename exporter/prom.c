@@ -28,10 +28,18 @@ static void label(struct dbp_buf *b, const char *name, const char *v, int *first
 static void series_labels(struct dbp_buf *b, const struct dbp_series *se, const char *le)
 {
 	int first = 1;
-	label(b, "service_name", se->service, &first);
-	label(b, "db_system_name", dbp_db_system_names[se->system], &first);
-	label(b, "db_namespace", se->ns, &first);
-	label(b, "db_query_summary", se->summary, &first);
+	label(b, "service_name", se->w.service, &first);
+	label(b, "db_system_name", dbp_db_system_names[se->w.system], &first);
+	label(b, "db_namespace", se->w.ns, &first);
+	/* OTel's server.address and server.port: only where there is a server. */
+	if (*se->w.server) {
+		char port[8];
+		snprintf(port, sizeof port, "%u", se->w.port);
+		label(b, "server_address", se->w.server, &first);
+		label(b, "server_port", port, &first);
+	}
+	if (se->summary)
+		label(b, "db_query_summary", se->summary, &first);
 	if (se->error_type)
 		label(b, "error_type", se->error_type, &first);
 	if (le)
@@ -39,9 +47,15 @@ static void series_labels(struct dbp_buf *b, const struct dbp_series *se, const 
 	dbp_buf_puts(b, "}");
 }
 
+struct series_out {
+	struct dbp_buf *b;
+	const char *name;
+};
+
 static void write_series(struct dbp_hnode *n, void *arg)
 {
-	struct dbp_buf *b = arg;
+	const struct series_out *o = arg;
+	struct dbp_buf *b = o->b;
 	const struct dbp_series *se = (const struct dbp_series *)n;
 	uint64_t cum = 0;
 	char le[32];
@@ -51,14 +65,14 @@ static void write_series(struct dbp_hnode *n, void *arg)
 			snprintf(le, sizeof le, "%g", dbp_prom_bounds[i]);
 		else
 			strcpy(le, "+Inf");
-		dbp_buf_puts(b, "db_client_operation_duration_seconds_bucket");
+		dbp_buf_printf(b, "%s_bucket", o->name);
 		series_labels(b, se, le);
 		dbp_buf_printf(b, " %llu\n", (unsigned long long)cum);
 	}
-	dbp_buf_puts(b, "db_client_operation_duration_seconds_sum");
+	dbp_buf_printf(b, "%s_sum", o->name);
 	series_labels(b, se, NULL);
 	dbp_buf_printf(b, " %.9g\n", se->sum_s);
-	dbp_buf_puts(b, "db_client_operation_duration_seconds_count");
+	dbp_buf_printf(b, "%s_count", o->name);
 	series_labels(b, se, NULL);
 	dbp_buf_printf(b, " %llu\n", (unsigned long long)se->count);
 }
@@ -81,7 +95,12 @@ void dbp_render_metrics(struct dbp_store *s, const struct dbp_request *r, struct
 	pthread_mutex_lock(&s->lock);
 	family(b, "db_client_operation_duration_seconds", "histogram",
 	       "Duration of database client operations, as seen in the calling process.");
-	dbp_htab_each(&s->series, write_series, b);
+	struct series_out ops = { b, "db_client_operation_duration_seconds" };
+	dbp_htab_each(&s->series, write_series, &ops);
+	family(b, "db_client_connection_create_time_seconds", "histogram",
+	       "Time to open a database connection, as seen in the calling process.");
+	struct series_out conns = { b, "db_client_connection_create_time_seconds" };
+	dbp_htab_each(&s->conns, write_series, &conns);
 
 	family(b, "dbprobe_agents_connected", "gauge", "Agents connected right now.");
 	dbp_buf_printf(b, "dbprobe_agents_connected %llu\n",

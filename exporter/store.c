@@ -104,10 +104,12 @@ void dbp_store_free(struct dbp_store *s)
 {
 	dbp_htab_each(&s->stmts, free_stmt, NULL);
 	dbp_htab_each(&s->series, free_node, NULL);
+	dbp_htab_each(&s->conns, free_node, NULL);
 	dbp_htab_each(&s->strings, free_node, NULL);
 	dbp_htab_each(&s->folded, free_node, NULL);
 	free(s->stmts.b);
 	free(s->series.b);
+	free(s->conns.b);
 	free(s->strings.b);
 	free(s->folded.b);
 	while (s->agents) {
@@ -143,13 +145,25 @@ const char *dbp_store_intern(struct dbp_store *s, const char *p, size_t len)
 	return is->s;
 }
 
-static struct dbp_stmt *stmt_find(struct dbp_store *s, uint64_t h, const char *service,
-				  uint8_t system, const char *ns, uint64_t fp)
+static uint64_t where_hash(uint64_t seed, const struct dbp_where *w)
+{
+	return mix(mix(mix(mix(mix(seed, (uintptr_t)w->service), w->system), (uintptr_t)w->ns),
+		       (uintptr_t)w->server),
+		   w->port);
+}
+
+static int where_eq(const struct dbp_where *a, const struct dbp_where *b)
+{
+	return a->service == b->service && a->ns == b->ns && a->server == b->server &&
+	       a->port == b->port && a->system == b->system;
+}
+
+static struct dbp_stmt *stmt_find(struct dbp_store *s, uint64_t h, const struct dbp_where *w,
+				  uint64_t fp)
 {
 	for (struct dbp_hnode *n = htab_first(&s->stmts, h); n; n = n->next) {
 		struct dbp_stmt *st = (struct dbp_stmt *)n;
-		if (n->hash == h && st->fingerprint == fp && st->service == service &&
-		    st->ns == ns && st->system == system)
+		if (n->hash == h && st->fingerprint == fp && where_eq(&st->w, w))
 			return st;
 	}
 	return NULL;
@@ -169,16 +183,16 @@ static void note_folded(struct dbp_store *s, uint64_t fp)
 	s->folded_fingerprints++;
 }
 
-struct dbp_stmt *dbp_store_stmt(struct dbp_store *s, const char *service, uint8_t system,
-				const char *ns, uint64_t fp, const char *text, const char *summary)
+struct dbp_stmt *dbp_store_stmt(struct dbp_store *s, const struct dbp_where *w, uint64_t fp,
+				const char *text, const char *summary)
 {
-	uint64_t h = mix(mix(mix(mix(0, (uintptr_t)service), system), (uintptr_t)ns), fp);
-	struct dbp_stmt *st = stmt_find(s, h, service, system, ns, fp);
+	uint64_t h = mix(where_hash(0, w), fp);
+	struct dbp_stmt *st = stmt_find(s, h, w, fp);
 	if (st)
 		return st;
 	if (s->nfingerprints >= s->max_fingerprints && fp != DBP_OTHER_FINGERPRINT) {
 		note_folded(s, fp);
-		return dbp_store_stmt(s, service, system, ns, DBP_OTHER_FINGERPRINT,
+		return dbp_store_stmt(s, w, DBP_OTHER_FINGERPRINT,
 				      dbp_store_intern(s, "(other)", 7),
 				      dbp_store_intern(s, "other", 5));
 	}
@@ -186,9 +200,7 @@ struct dbp_stmt *dbp_store_stmt(struct dbp_store *s, const char *service, uint8_
 	if (!st)
 		return NULL;
 	st->node.hash = h;
-	st->service = service;
-	st->system = system;
-	st->ns = ns;
+	st->w = *w;
 	st->fingerprint = fp;
 	st->text = text;
 	st->summary = summary;
@@ -199,29 +211,37 @@ struct dbp_stmt *dbp_store_stmt(struct dbp_store *s, const char *service, uint8_
 	return st;
 }
 
-struct dbp_series *dbp_store_series(struct dbp_store *s, const char *service, uint8_t system,
-				    const char *ns, const char *summary, const char *err)
+static struct dbp_series *series_get(struct dbp_htab *t, const struct dbp_where *w,
+				     const char *summary, const char *err)
 {
-	uint64_t h = mix(mix(mix(mix(mix(1, (uintptr_t)service), system), (uintptr_t)ns),
-			     (uintptr_t)summary),
-			 (uintptr_t)err);
-	for (struct dbp_hnode *n = htab_first(&s->series, h); n; n = n->next) {
+	uint64_t h = mix(mix(where_hash(1, w), (uintptr_t)summary), (uintptr_t)err);
+	for (struct dbp_hnode *n = htab_first(t, h); n; n = n->next) {
 		struct dbp_series *se = (struct dbp_series *)n;
-		if (n->hash == h && se->service == service && se->system == system &&
-		    se->ns == ns && se->summary == summary && se->error_type == err)
+		if (n->hash == h && where_eq(&se->w, w) && se->summary == summary &&
+		    se->error_type == err)
 			return se;
 	}
 	struct dbp_series *se = calloc(1, sizeof *se);
 	if (!se)
 		return NULL;
 	se->node.hash = h;
-	se->service = service;
-	se->system = system;
-	se->ns = ns;
+	se->w = *w;
 	se->summary = summary;
 	se->error_type = err;
-	htab_add(&s->series, &se->node);
+	htab_add(t, &se->node);
 	return se;
+}
+
+struct dbp_series *dbp_store_series(struct dbp_store *s, const struct dbp_where *w,
+				    const char *summary, const char *err)
+{
+	return series_get(&s->series, w, summary, err);
+}
+
+struct dbp_series *dbp_store_conn_series(struct dbp_store *s, const struct dbp_where *w,
+					 const char *err)
+{
+	return series_get(&s->conns, w, NULL, err);
 }
 
 void dbp_store_observe(struct dbp_stmt *st, struct dbp_series *se, const struct dbp_call *c)

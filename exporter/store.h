@@ -1,6 +1,6 @@
-/* store: statistics per (service, system, namespace, fingerprint), as pg_stat_statements keeps
- * them, the Prometheus series per (service, system, namespace, summary, error type), and the
- * exporter's own counters. One lock; ingest holds it per frame, readers per request. */
+/* store: statistics per (where, fingerprint), as pg_stat_statements keeps them, the Prometheus
+ * series per (where, summary, error type), connection create times per (where, error type), and
+ * the exporter's own counters. One lock; ingest holds it per frame, readers per request. */
 #ifndef DBPROBE_STORE_H
 #define DBPROBE_STORE_H
 
@@ -20,11 +20,17 @@ struct dbp_htab {
 	size_t nb, n;
 };
 
+/* Where calls ran. Strings are interned (compared by pointer); server is "" for an in-process
+ * database, port 0 when there is none. */
+struct dbp_where {
+	const char *service, *ns, *server;
+	uint16_t port;
+	uint8_t system;
+};
+
 struct dbp_stmt {
 	struct dbp_hnode node;
-	const char *service; /* interned: compared by pointer */
-	const char *ns;
-	uint8_t system;
+	struct dbp_where w;
 	uint64_t fingerprint;
 	const char *text;
 	const char *summary;
@@ -35,10 +41,11 @@ struct dbp_stmt {
 	struct dbp_sketch sketch;
 };
 
+/* A histogram: operation durations (summary set) or connection create times (summary NULL). */
 struct dbp_series {
 	struct dbp_hnode node;
-	const char *service, *ns, *summary, *error_type; /* interned; error_type NULL on success */
-	uint8_t system;
+	struct dbp_where w;
+	const char *summary, *error_type; /* interned; error_type NULL on success */
 	uint64_t buckets[DBP_PROM_BUCKETS + 1]; /* per bucket, not cumulative; last is +Inf */
 	uint64_t count;
 	double sum_s;
@@ -52,6 +59,7 @@ struct dbp_agent {
 	uint64_t start_unix_ns;                           /* when the agent armed in that process */
 	uint64_t connected_unix_ns, disconnected_unix_ns; /* 0 while connected */
 	uint64_t calls, errors;
+	uint64_t connects; /* connections opened (or attempted) */
 	uint64_t drops[DBP_DROP_REASON_COUNT];
 };
 
@@ -61,7 +69,7 @@ enum dbp_decode_error { DBP_DECODE_MALFORMED, DBP_DECODE_OVERSIZED, DBP_DECODE_E
 
 struct dbp_store {
 	pthread_mutex_t lock;
-	struct dbp_htab stmts, series, strings, folded;
+	struct dbp_htab stmts, series, conns, strings, folded;
 	unsigned max_fingerprints;
 	unsigned
 		nfingerprints; /* distinct (service, system, ns, fingerprint) keys, "other" aside */
@@ -86,13 +94,15 @@ void dbp_store_free(struct dbp_store *s);
 /* An interned copy of s[0..len): the same pointer for the same bytes, NUL-terminated. */
 const char *dbp_store_intern(struct dbp_store *s, const char *p, size_t len);
 
-/* Find or create. Over the fingerprint cap, new keys land in one "other" entry per
- * (service, system, namespace) and are counted. Never NULL unless out of memory. */
-struct dbp_stmt *dbp_store_stmt(struct dbp_store *s, const char *service, uint8_t system,
-				const char *ns, uint64_t fingerprint, const char *text,
-				const char *summary);
-struct dbp_series *dbp_store_series(struct dbp_store *s, const char *service, uint8_t system,
-				    const char *ns, const char *summary, const char *error_type);
+/* Find or create. Over the fingerprint cap, new keys land in one "other" entry per `where`
+ * and are counted. Never NULL unless out of memory. */
+struct dbp_stmt *dbp_store_stmt(struct dbp_store *s, const struct dbp_where *w,
+				uint64_t fingerprint, const char *text, const char *summary);
+struct dbp_series *dbp_store_series(struct dbp_store *s, const struct dbp_where *w,
+				    const char *summary, const char *error_type);
+/* The connection create-time histogram for `where` (error_type NULL: connections that opened). */
+struct dbp_series *dbp_store_conn_series(struct dbp_store *s, const struct dbp_where *w,
+					 const char *error_type);
 
 /* Adds one call to both aggregates (either may be NULL). */
 void dbp_store_observe(struct dbp_stmt *st, struct dbp_series *se, const struct dbp_call *c);

@@ -79,14 +79,14 @@ static void resolve_all(void)
 
 struct db_info {
 	struct dbp_ptrmap_val hdr;
-	const struct dbp_str_ent *ns;
+	const struct dbp_target_ent *ns;
 	int app_traces; /* the program installed a trace or profile callback of its own */
 };
 
 struct stmt_info {
 	struct dbp_ptrmap_val hdr;
 	const struct dbp_query_ent *query;
-	const struct dbp_str_ent *ns;
+	const struct dbp_target_ent *ns;
 	sqlite3 *db;
 	uint64_t t0;
 	uint64_t rows;
@@ -101,7 +101,7 @@ static struct dbp_ptrmap stmts = DBP_PTRMAP_INIT(struct stmt_info);
 static DBP_TLS sqlite3_stmt *tls_last_stmt;
 static DBP_TLS struct stmt_info *tls_last_info;
 
-static const struct dbp_str_ent *namespace_of(sqlite3 *db)
+static const struct dbp_target_ent *namespace_of(sqlite3 *db)
 {
 	if (!db) /* a failed open the program ignored: SQLite answers MISUSE, we must not crash */
 		return NULL;
@@ -112,7 +112,8 @@ static const struct dbp_str_ent *namespace_of(sqlite3 *db)
 	/* SQLite reports in-memory and temporary databases with an empty file name. */
 	if (!file || !*file)
 		file = ":memory:";
-	const struct dbp_str_ent *ns = dbp_str_get(DBP_STR_NAMESPACE, file, strlen(file));
+	const struct dbp_target_ent *ns =
+		dbp_target_get(dbp_str_get(DBP_STR_NAMESPACE, file, strlen(file)), NULL, 0);
 	if (!di)
 		di = dbp_ptrmap_put(&dbs, db);
 	if (di)
@@ -170,7 +171,7 @@ static void stmt_finish(struct stmt_info *si, int rc)
 	if (!r)
 		return;
 	r->query = si->query;
-	r->ns = si->ns;
+	r->target = si->ns;
 	r->err = NULL;
 	r->t0 = si->t0;
 	r->dur = t1 - si->t0;
@@ -199,7 +200,7 @@ static void prepare_failed(sqlite3 *db, const char *sql, size_t len, int rc, uin
 	len = sqlnorm_stmt_len(sql, len);
 	struct dbp_rec r = {
 		.query = dbp_query_get(sql, len),
-		.ns = namespace_of(db),
+		.target = namespace_of(db),
 		.err = error_of(db, rc),
 		.t0 = t0,
 		.dur = t1 - t0,
@@ -536,7 +537,7 @@ static int exec_trace(unsigned type, void *ctx, void *p, void *xarg)
 		const char *sql = real_sqlite3_sql ? real_sqlite3_sql(st) : NULL;
 		x->done = (struct dbp_rec){
 			.query = dbp_query_get(sql ? sql : "", sql ? strlen(sql) : 0),
-			.ns = namespace_of(x->db),
+			.target = namespace_of(x->db),
 			.t0 = x->t0,
 			.dur = t1 - x->t0,
 			.rows = x->rows,
@@ -619,7 +620,7 @@ static void exec_settle(struct exec_ctx *x, int rc, uint64_t t_end)
 	exec_emit_done(x, SQLITE_OK);
 	struct dbp_rec r = {
 		.query = dbp_query_get(failed, len),
-		.ns = namespace_of(x->db),
+		.target = namespace_of(x->db),
 		.err = error_of(x->db, rc),
 		.t0 = t0 < t_end ? t0 : t_end,
 		.rows = rows,
@@ -644,7 +645,7 @@ EXPORT int sqlite3_exec(sqlite3 *db, const char *sql, sqlite3_callback cb, void 
 		int saved = errno;
 		struct dbp_rec r = {
 			.query = dbp_query_get(sql, strlen(sql)),
-			.ns = namespace_of(db),
+			.target = namespace_of(db),
 			.t0 = t0,
 			.dur = t1 - t0,
 			.db_system = DBP_DB_SQLITE,

@@ -1,0 +1,853 @@
+/* libpq shim: the libpq hook table and wrappers. One record per statement result. */
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "clock.h"
+#include "intern.h"
+#include "pq_state.h"
+#include "ptrmap.h"
+#include "resolve.h"
+#include "ring.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* ---- the real functions ---------------------------------------------------------------- */
+
+static const char *const sonames[] = { "libpq.so.5", "libpq.so", NULL };
+
+/* PostgreSQL 17's sync without a flush; declared here so older headers build. */
+int PQsendPipelineSync(PGconn *conn);
+
+#define REAL_FUNCS(X)                                                                              \
+	X(PGconn *, PQconnectdb, (const char *))                                                   \
+	X(PGconn *, PQconnectdbParams, (const char *const *, const char *const *, int))            \
+	X(PGconn *, PQsetdbLogin,                                                                  \
+	  (const char *, const char *, const char *, const char *, const char *, const char *,     \
+	   const char *))                                                                          \
+	X(PGconn *, PQconnectStart, (const char *))                                                \
+	X(PGconn *, PQconnectStartParams, (const char *const *, const char *const *, int))         \
+	X(PostgresPollingStatusType, PQconnectPoll, (PGconn *))                                    \
+	X(void, PQreset, (PGconn *))                                                               \
+	X(int, PQresetStart, (PGconn *))                                                           \
+	X(PostgresPollingStatusType, PQresetPoll, (PGconn *))                                      \
+	X(void, PQfinish, (PGconn *))                                                              \
+	X(PGresult *, PQexec, (PGconn *, const char *))                                            \
+	X(PGresult *, PQexecParams,                                                                \
+	  (PGconn *, const char *, int, const Oid *, const char *const *, const int *,             \
+	   const int *, int))                                                                      \
+	X(PGresult *, PQprepare, (PGconn *, const char *, const char *, int, const Oid *))         \
+	X(PGresult *, PQexecPrepared,                                                              \
+	  (PGconn *, const char *, int, const char *const *, const int *, const int *, int))       \
+	X(PGresult *, PQdescribePrepared, (PGconn *, const char *))                                \
+	X(PGresult *, PQdescribePortal, (PGconn *, const char *))                                  \
+	X(int, PQsendQuery, (PGconn *, const char *))                                              \
+	X(int, PQsendQueryParams,                                                                  \
+	  (PGconn *, const char *, int, const Oid *, const char *const *, const int *,             \
+	   const int *, int))                                                                      \
+	X(int, PQsendPrepare, (PGconn *, const char *, const char *, int, const Oid *))            \
+	X(int, PQsendQueryPrepared,                                                                \
+	  (PGconn *, const char *, int, const char *const *, const int *, const int *, int))       \
+	X(int, PQsendDescribePrepared, (PGconn *, const char *))                                   \
+	X(int, PQsendDescribePortal, (PGconn *, const char *))                                     \
+	X(PGresult *, PQgetResult, (PGconn *))                                                     \
+	X(int, PQpipelineSync, (PGconn *))                                                         \
+	X(int, PQsendPipelineSync, (PGconn *))                                                     \
+	X(ExecStatusType, PQresultStatus, (const PGresult *))                                      \
+	X(int, PQntuples, (const PGresult *))                                                      \
+	X(char *, PQcmdTuples, (PGresult *))                                                       \
+	X(char *, PQresultErrorField, (const PGresult *, int))                                     \
+	X(char *, PQdb, (const PGconn *))                                                          \
+	X(char *, PQhost, (const PGconn *))                                                        \
+	X(char *, PQport, (const PGconn *))                                                        \
+	X(ConnStatusType, PQstatus, (const PGconn *))                                              \
+	X(PGpipelineStatus, PQpipelineStatus, (const PGconn *))
+
+#define DECLARE(ret, name, args) static ret(*real_##name) args;
+REAL_FUNCS(DECLARE)
+#undef DECLARE
+
+static void resolve_all(void)
+{
+#define RESOLVE(ret, name, args) \
+	if (!real_##name)        \
+		*(void **)&real_##name = dbp_resolve(#name, sonames);
+	REAL_FUNCS(RESOLVE)
+#undef RESOLVE
+}
+
+#define REAL(name, fail)                          \
+	do {                                      \
+		if (DBP_UNLIKELY(!real_##name)) { \
+			resolve_all();            \
+			if (!real_##name)         \
+				return fail;      \
+		}                                 \
+	} while (0)
+
+/* The helpers we call are resolved with the hooks; a libpq without one of them (never seen)
+ * costs that detail, not a crash. */
+#define HAVE(name) (real_##name != NULL)
+
+/* ---- per-connection state -------------------------------------------------------------- */
+
+static struct dbp_ptrmap conns = DBP_PTRMAP_INIT(struct pq_conn);
+
+static DBP_TLS PGconn *tls_last_conn;
+static DBP_TLS struct pq_conn *tls_last_ci;
+
+/* A synchronous call in progress on this thread: libpq runs it through its own exported
+ * PQsend* and PQgetResult (through the PLT), whose hooks then see the protocol events. */
+struct sync_call {
+	PGconn *conn;
+	int sent; /* the inner send was seen and queued */
+};
+static DBP_TLS struct sync_call *tls_sync;
+
+static const struct dbp_target_ent *target_of(PGconn *conn)
+{
+	const char *db = HAVE(PQdb) ? real_PQdb(conn) : NULL;
+	const char *host = HAVE(PQhost) ? real_PQhost(conn) : NULL;
+	const char *port = HAVE(PQport) ? real_PQport(conn) : NULL;
+	const struct dbp_str_ent *ns = db ? dbp_str_get(DBP_STR_NAMESPACE, db, strlen(db)) : NULL;
+	const struct dbp_str_ent *srv =
+		host && *host ? dbp_str_get(DBP_STR_SERVER, host, strlen(host)) : NULL;
+	long p = port ? strtol(port, NULL, 10) : 0;
+	return dbp_target_get(ns, srv, (uint16_t)(p > 0 && p < 65536 ? p : 0));
+}
+
+static struct pq_conn *conn_get(PGconn *conn)
+{
+	struct pq_conn *ci = tls_last_ci;
+	if (DBP_LIKELY(tls_last_conn == conn && ci && ci->hdr.key == conn))
+		return ci;
+	ci = dbp_ptrmap_get(&conns, conn);
+	if (!ci) /* connected before we were armed */
+		ci = dbp_ptrmap_put(&conns, conn);
+	tls_last_conn = conn;
+	tls_last_ci = ci;
+	return ci;
+}
+
+/* The connection's target, learned once it is up (a multi-host string settles on one). */
+static const struct dbp_target_ent *conn_target(struct pq_conn *ci)
+{
+	if (DBP_UNLIKELY(!ci->target))
+		ci->target = target_of((PGconn *)ci->hdr.key);
+	return ci->target;
+}
+
+static void conn_forget(PGconn *conn)
+{
+	if (!conn || __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) == DBP_ST_NOT_READY)
+		return;
+	int saved = errno;
+	struct pq_conn *ci = dbp_ptrmap_get(&conns, conn);
+	if (ci) {
+		pq_conn_clear(ci);
+		dbp_ptrmap_del(&conns, conn);
+	}
+	tls_last_conn = NULL;
+	errno = saved;
+}
+
+/* ---- records ----------------------------------------------------------------------------- */
+
+static const struct dbp_str_ent *err_str(const char *s)
+{
+	return dbp_str_get(DBP_STR_ERROR_TYPE, s, strlen(s));
+}
+
+/* error.type of a failed result: the SQLSTATE, or a class of our own when libpq made the error
+ * up itself (a lost connection, a protocol violation) and there is none. */
+static const struct dbp_str_ent *result_error(PGconn *conn, const PGresult *res)
+{
+	const char *state = res && HAVE(PQresultErrorField)
+				    ? real_PQresultErrorField(res, PG_DIAG_SQLSTATE)
+				    : NULL;
+	if (state && *state)
+		return err_str(state);
+	if (HAVE(PQstatus) && real_PQstatus(conn) == CONNECTION_BAD)
+		return err_str("connection_error");
+	return err_str("client_error");
+}
+
+static uint64_t cmd_tuples(PGresult *res)
+{
+	const char *s = HAVE(PQcmdTuples) ? real_PQcmdTuples(res) : NULL;
+	return s && *s ? strtoull(s, NULL, 10) : 0;
+}
+
+static void emit(struct pq_conn *ci, const struct dbp_query_ent *q, uint64_t t0, uint64_t t1,
+		 const struct pq_stats *st)
+{
+	struct dbp_rec *r = dbp_ring_reserve();
+	if (!r)
+		return;
+	r->query = q;
+	r->target = conn_target(ci);
+	r->err = st->err;
+	r->t0 = t0;
+	r->dur = t1 > t0 ? t1 - t0 : 0;
+	r->rows = st->rows;
+	r->affected = st->affected;
+	r->db_system = DBP_DB_POSTGRESQL;
+	r->flags = st->err ? DBP_CALL_ERROR : 0;
+	dbp_ring_commit();
+}
+
+static void emit_connect(struct pq_conn *ci, uint64_t t0, int ok)
+{
+	/* Where it went (or tried to): known from the options even when the attempt failed. */
+	ci->target = NULL;
+	struct dbp_rec r = {
+		.query = &dbp_query_none,
+		.target = conn_target(ci),
+		.err = ok ? NULL : err_str("08006"), /* connection_failure: libpq keeps no SQLSTATE */
+		.t0 = t0,
+		.db_system = DBP_DB_POSTGRESQL,
+		.flags = DBP_CALL_CONNECT | (ok ? 0 : DBP_CALL_ERROR),
+	};
+	r.dur = dbp_ticks() - t0;
+	if (!ok)
+		ci->target = NULL; /* the next attempt may reach another host */
+	dbp_ring_push(&r);
+}
+
+/* ---- protocol events ----------------------------------------------------------------------- */
+
+/* A statement's part of the stats from one result. */
+static void add_result(PGconn *conn, struct pq_pend *p, PGresult *res, ExecStatusType s)
+{
+	switch (s) {
+	case PGRES_TUPLES_OK:
+		p->st.rows += HAVE(PQntuples) ? (uint64_t)real_PQntuples(res) : 0;
+		break;
+	case PGRES_COMMAND_OK: {
+		uint64_t n = cmd_tuples(res);
+		/* COPY ... TO STDOUT's count is rows returned; every other count is affected. */
+		if (p->copy == PGRES_COPY_OUT)
+			p->st.rows += n;
+		else
+			p->st.affected += n;
+		break;
+	}
+	case PGRES_PIPELINE_ABORTED:
+		/* Queued behind a failure in the same pipeline: it never ran. */
+		p->st.err = err_str("pipeline_aborted");
+		break;
+	case PGRES_BAD_RESPONSE:
+	case PGRES_FATAL_ERROR:
+		p->st.err = result_error(conn, res);
+		break;
+	default:
+		break;
+	}
+}
+
+/* A statement finished: its record, and what it does to the prepared-statement map. */
+static void part_done(struct pq_conn *ci, struct pq_pend *p, uint64_t t1)
+{
+	struct pq_part *pt = pq_pend_part(p, p->cur);
+	const struct dbp_query_ent *q = pt->q;
+	if (pt->op == PQ_OP_EXECUTE) {
+		const struct dbp_query_ent *body = pq_prep_get(ci, pt->name);
+		if (body)
+			q = body;
+	} else if (!p->st.err) {
+		if (pt->op == PQ_OP_PREPARE)
+			pq_prep_put(ci, pt->name, pt->body);
+		else if (pt->op == PQ_OP_DEALLOCATE)
+			pq_prep_del(ci, pt->name);
+	}
+	emit(ci, q, p->t0, t1, &p->st);
+	p->t0 = t1;
+	p->st = (struct pq_stats){ 0 };
+	p->copy = 0;
+	p->cur++;
+}
+
+/* What PQgetResult returned, matched against the oldest call still waiting for results. */
+static void on_result(PGconn *conn, PGresult *res, uint64_t t1)
+{
+	struct pq_conn *ci = conn_get(conn);
+	if (!ci || !ci->qlen)
+		return;
+	struct pq_pend *p = pq_queue_head(ci);
+	if (!res) {
+		/* The end of one call's results (in a pipeline: of one queued call). */
+		if (p->kind == PQ_SYNC)
+			return; /* a sync point ends with its own result, never with NULL */
+		if (p->kind == PQ_QUERY && p->held && p->cur < p->nparts)
+			part_done(ci, p, t1);
+		pq_queue_pop(ci);
+		return;
+	}
+	ExecStatusType s = HAVE(PQresultStatus) ? real_PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (s == PGRES_PIPELINE_SYNC) {
+		if (p->kind == PQ_SYNC)
+			pq_queue_pop(ci);
+		return;
+	}
+	switch (p->kind) {
+	case PQ_QUERY:
+		if (s == PGRES_COPY_IN || s == PGRES_COPY_OUT || s == PGRES_COPY_BOTH) {
+			p->copy = (uint8_t)s; /* the statement runs on until the copy's final result */
+			return;
+		}
+		if (s == PGRES_SINGLE_TUPLE || s == 12 /* PG 17's PGRES_TUPLES_CHUNK */) {
+			p->st.rows += HAVE(PQntuples) ? (uint64_t)real_PQntuples(res) : 0;
+			return;
+		}
+		/* A statement's final result. In a string of several, the one before it ended
+		 * when this one's result arrived; the last one ends with the NULL. */
+		if (p->held && p->cur < p->nparts)
+			part_done(ci, p, p->held_t1);
+		if (p->cur >= p->nparts)
+			return; /* more results than statements we split: nothing to pin them on */
+		add_result(conn, p, res, s);
+		p->held = 1;
+		p->held_t1 = t1;
+		break;
+	case PQ_PREPARE:
+		if (s == PGRES_FATAL_ERROR || s == PGRES_BAD_RESPONSE) {
+			/* A failed prepare is one failed call: that is where syntax errors show. */
+			struct pq_part *pt = pq_pend_part(p, 0);
+			struct pq_stats st = { .err = result_error(conn, res) };
+			/* 42P05: the name was taken, and the statement under it still stands. */
+			if (strcmp(st.err->str, "42P05") != 0)
+				pq_prep_del_if(ci, pt->name, pt->q);
+			emit(ci, pt->q, p->t0, t1, &st);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* A call was sent: it waits in the connection's queue for its results. */
+static struct pq_pend *on_send(PGconn *conn, enum pq_kind kind, uint64_t t0)
+{
+	struct pq_conn *ci = conn_get(conn);
+	if (!ci)
+		return NULL;
+	/* Outside a pipeline a send finds the queue empty, unless we missed results (taken by a
+	 * path we do not see): those calls are over, whatever they did. */
+	if (ci->qlen && kind != PQ_SYNC && HAVE(PQpipelineStatus) &&
+	    real_PQpipelineStatus(conn) == PQ_PIPELINE_OFF)
+		pq_queue_clear(ci);
+	struct pq_pend *p = pq_queue_push(ci);
+	if (p) {
+		p->kind = (uint8_t)kind;
+		p->t0 = t0;
+	}
+	return p;
+}
+
+/* ---- hook entry ------------------------------------------------------------------------------ */
+
+/* Records when this is the program's own call (outer), or libpq's inner call on behalf of a
+ * synchronous call we are timing on the same connection. */
+static inline int pq_enter(PGconn *conn, int *outer)
+{
+	if (dbp_hook_enter(DBP_SHIM_PQ)) {
+		*outer = 1;
+		return 1;
+	}
+	*outer = 0;
+	struct sync_call *sc = tls_sync;
+	return sc && sc->conn == conn && !dbp_tls_busy;
+}
+
+static inline void pq_leave(int outer)
+{
+	if (outer)
+		dbp_hook_leave();
+}
+
+/* ---- connections --------------------------------------------------------------------------- */
+
+static void connected(PGconn *conn, uint64_t t0)
+{
+	if (!conn)
+		return; /* out of memory in libpq: nothing to attach the attempt to */
+	int saved = errno;
+	struct pq_conn *ci = dbp_ptrmap_get(&conns, conn);
+	if (ci)
+		pq_conn_clear(ci);
+	else
+		ci = dbp_ptrmap_put(&conns, conn);
+	tls_last_conn = NULL;
+	if (ci)
+		emit_connect(ci, t0, HAVE(PQstatus) && real_PQstatus(conn) == CONNECTION_OK);
+	errno = saved;
+}
+
+#define CONNECT_SYNC(name, ...)                                 \
+	do {                                                    \
+		REAL(name, NULL);                               \
+		if (!dbp_hook_enter(DBP_SHIM_PQ))               \
+			return real_##name(__VA_ARGS__);        \
+		uint64_t t0 = dbp_ticks();                      \
+		PGconn *conn = real_##name(__VA_ARGS__);        \
+		connected(conn, t0);                            \
+		dbp_hook_leave();                               \
+		return conn;                                    \
+	} while (0)
+
+EXPORT PGconn *PQconnectdb(const char *conninfo)
+{
+	CONNECT_SYNC(PQconnectdb, conninfo);
+}
+
+EXPORT PGconn *PQconnectdbParams(const char *const *keywords, const char *const *values,
+				 int expand_dbname)
+{
+	CONNECT_SYNC(PQconnectdbParams, keywords, values, expand_dbname);
+}
+
+EXPORT PGconn *PQsetdbLogin(const char *host, const char *port, const char *options,
+			    const char *tty, const char *db, const char *user, const char *pwd)
+{
+	CONNECT_SYNC(PQsetdbLogin, host, port, options, tty, db, user, pwd);
+}
+
+/* Non-blocking connects: timed from the start to the poll that settles them. */
+static void connect_started(PGconn *conn, uint64_t t0)
+{
+	if (!conn)
+		return;
+	int saved = errno;
+	struct pq_conn *ci = dbp_ptrmap_get(&conns, conn);
+	if (ci)
+		pq_conn_clear(ci);
+	else
+		ci = dbp_ptrmap_put(&conns, conn);
+	tls_last_conn = NULL;
+	if (ci) {
+		ci->connect_t0 = t0;
+		ci->connecting = 1;
+		/* A bad option fails at once: no poll will come. */
+		if (HAVE(PQstatus) && real_PQstatus(conn) == CONNECTION_BAD) {
+			ci->connecting = 0;
+			emit_connect(ci, t0, 0);
+		}
+	}
+	errno = saved;
+}
+
+static void connect_polled(PGconn *conn, PostgresPollingStatusType st)
+{
+	if (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED)
+		return;
+	int saved = errno;
+	struct pq_conn *ci = dbp_ptrmap_get(&conns, conn);
+	if (ci && ci->connecting) {
+		ci->connecting = 0;
+		emit_connect(ci, ci->connect_t0, st == PGRES_POLLING_OK);
+	}
+	errno = saved;
+}
+
+EXPORT PGconn *PQconnectStart(const char *conninfo)
+{
+	REAL(PQconnectStart, NULL);
+	if (!dbp_hook_enter(DBP_SHIM_PQ))
+		return real_PQconnectStart(conninfo);
+	uint64_t t0 = dbp_ticks();
+	PGconn *conn = real_PQconnectStart(conninfo);
+	connect_started(conn, t0);
+	dbp_hook_leave();
+	return conn;
+}
+
+EXPORT PGconn *PQconnectStartParams(const char *const *keywords, const char *const *values,
+				    int expand_dbname)
+{
+	REAL(PQconnectStartParams, NULL);
+	if (!dbp_hook_enter(DBP_SHIM_PQ))
+		return real_PQconnectStartParams(keywords, values, expand_dbname);
+	uint64_t t0 = dbp_ticks();
+	PGconn *conn = real_PQconnectStartParams(keywords, values, expand_dbname);
+	connect_started(conn, t0);
+	dbp_hook_leave();
+	return conn;
+}
+
+EXPORT PostgresPollingStatusType PQconnectPoll(PGconn *conn)
+{
+	REAL(PQconnectPoll, PGRES_POLLING_FAILED);
+	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
+		return real_PQconnectPoll(conn);
+	PostgresPollingStatusType st = real_PQconnectPoll(conn);
+	connect_polled(conn, st);
+	dbp_hook_leave();
+	return st;
+}
+
+EXPORT void PQreset(PGconn *conn)
+{
+	REAL(PQreset, );
+	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ)) {
+		real_PQreset(conn);
+		return;
+	}
+	uint64_t t0 = dbp_ticks();
+	real_PQreset(conn);
+	/* A new session: the old one's prepared statements and pending calls are gone. */
+	connected(conn, t0);
+	dbp_hook_leave();
+}
+
+EXPORT int PQresetStart(PGconn *conn)
+{
+	REAL(PQresetStart, 0);
+	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
+		return real_PQresetStart(conn);
+	uint64_t t0 = dbp_ticks();
+	int rc = real_PQresetStart(conn);
+	if (rc)
+		connect_started(conn, t0);
+	dbp_hook_leave();
+	return rc;
+}
+
+EXPORT PostgresPollingStatusType PQresetPoll(PGconn *conn)
+{
+	REAL(PQresetPoll, PGRES_POLLING_FAILED);
+	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
+		return real_PQresetPoll(conn);
+	PostgresPollingStatusType st = real_PQresetPoll(conn);
+	connect_polled(conn, st);
+	dbp_hook_leave();
+	return st;
+}
+
+EXPORT void PQfinish(PGconn *conn)
+{
+	REAL(PQfinish, );
+	/* Forgotten first: once freed, the address can be another thread's new connection. */
+	conn_forget(conn);
+	real_PQfinish(conn);
+}
+
+/* ---- sending ---------------------------------------------------------------------------------- */
+
+/* A simple-protocol string: one part per statement, SQL-level PREPARE/EXECUTE noted. */
+static void send_query(PGconn *conn, const char *sql, uint64_t t0, int split)
+{
+	int saved = errno;
+	struct pq_pend *p = on_send(conn, PQ_QUERY, t0);
+	if (p && pq_pend_set_sql(p, sql, strlen(sql), split) < 0)
+		pq_queue_drop_tail(conn_get(conn));
+	errno = saved;
+}
+
+EXPORT int PQsendQuery(PGconn *conn, const char *sql)
+{
+	REAL(PQsendQuery, 0);
+	int outer;
+	if (!conn || !sql || !pq_enter(conn, &outer))
+		return real_PQsendQuery(conn, sql);
+	uint64_t t0 = dbp_ticks();
+	int ok = real_PQsendQuery(conn, sql);
+	if (ok) {
+		send_query(conn, sql, t0, 1);
+		if (!outer)
+			tls_sync->sent = 1;
+	}
+	pq_leave(outer);
+	return ok;
+}
+
+EXPORT int PQsendQueryParams(PGconn *conn, const char *sql, int n, const Oid *types,
+			     const char *const *values, const int *lengths, const int *formats,
+			     int result_format)
+{
+	REAL(PQsendQueryParams, 0);
+	int outer;
+	if (!conn || !sql || !pq_enter(conn, &outer))
+		return real_PQsendQueryParams(conn, sql, n, types, values, lengths, formats,
+					      result_format);
+	uint64_t t0 = dbp_ticks();
+	int ok = real_PQsendQueryParams(conn, sql, n, types, values, lengths, formats,
+					result_format);
+	if (ok) {
+		/* The extended protocol takes exactly one statement. */
+		send_query(conn, sql, t0, 0);
+		if (!outer)
+			tls_sync->sent = 1;
+	}
+	pq_leave(outer);
+	return ok;
+}
+
+static void send_prepare(PGconn *conn, const char *name, const char *sql, uint64_t t0)
+{
+	int saved = errno;
+	struct pq_conn *ci = conn_get(conn);
+	struct pq_pend *p = on_send(conn, PQ_PREPARE, t0);
+	if (p && pq_pend_set_prepare(p, name ? name : "", sql) < 0) {
+		pq_queue_drop_tail(ci);
+		p = NULL;
+	}
+	/* Mapped now: executions queued behind it in a pipeline already name it. */
+	if (p)
+		pq_prep_put(ci, pq_pend_part(p, 0)->name, pq_pend_part(p, 0)->q);
+	errno = saved;
+}
+
+EXPORT int PQsendPrepare(PGconn *conn, const char *name, const char *sql, int n,
+			 const Oid *types)
+{
+	REAL(PQsendPrepare, 0);
+	int outer;
+	if (!conn || !sql || !pq_enter(conn, &outer))
+		return real_PQsendPrepare(conn, name, sql, n, types);
+	uint64_t t0 = dbp_ticks();
+	int ok = real_PQsendPrepare(conn, name, sql, n, types);
+	if (ok) {
+		send_prepare(conn, name, sql, t0);
+		if (!outer)
+			tls_sync->sent = 1;
+	}
+	pq_leave(outer);
+	return ok;
+}
+
+static void send_exec_prepared(PGconn *conn, const char *name, uint64_t t0)
+{
+	int saved = errno;
+	struct pq_conn *ci = conn_get(conn);
+	struct pq_pend *p = on_send(conn, PQ_QUERY, t0);
+	if (p && pq_pend_set_exec(p, ci, name ? name : "") < 0)
+		pq_queue_drop_tail(ci);
+	errno = saved;
+}
+
+EXPORT int PQsendQueryPrepared(PGconn *conn, const char *name, int n, const char *const *values,
+			       const int *lengths, const int *formats, int result_format)
+{
+	REAL(PQsendQueryPrepared, 0);
+	int outer;
+	if (!conn || !pq_enter(conn, &outer))
+		return real_PQsendQueryPrepared(conn, name, n, values, lengths, formats,
+						result_format);
+	uint64_t t0 = dbp_ticks();
+	int ok = real_PQsendQueryPrepared(conn, name, n, values, lengths, formats, result_format);
+	if (ok) {
+		send_exec_prepared(conn, name, t0);
+		if (!outer)
+			tls_sync->sent = 1;
+	}
+	pq_leave(outer);
+	return ok;
+}
+
+/* Describes fetch metadata, run no statement, and are not recorded; they are queued so that
+ * their results are not taken for another call's. */
+static int send_describe(PGconn *conn, int ok)
+{
+	if (ok) {
+		int saved = errno;
+		on_send(conn, PQ_DESCRIBE, 0);
+		errno = saved;
+	}
+	return ok;
+}
+
+EXPORT int PQsendDescribePrepared(PGconn *conn, const char *name)
+{
+	REAL(PQsendDescribePrepared, 0);
+	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
+		return real_PQsendDescribePrepared(conn, name);
+	int ok = send_describe(conn, real_PQsendDescribePrepared(conn, name));
+	dbp_hook_leave();
+	return ok;
+}
+
+EXPORT int PQsendDescribePortal(PGconn *conn, const char *name)
+{
+	REAL(PQsendDescribePortal, 0);
+	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
+		return real_PQsendDescribePortal(conn, name);
+	int ok = send_describe(conn, real_PQsendDescribePortal(conn, name));
+	dbp_hook_leave();
+	return ok;
+}
+
+static int send_sync(PGconn *conn, int ok)
+{
+	if (ok) {
+		int saved = errno;
+		on_send(conn, PQ_SYNC, 0);
+		errno = saved;
+	}
+	return ok;
+}
+
+EXPORT int PQpipelineSync(PGconn *conn)
+{
+	REAL(PQpipelineSync, 0);
+	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
+		return real_PQpipelineSync(conn);
+	int ok = send_sync(conn, real_PQpipelineSync(conn));
+	dbp_hook_leave();
+	return ok;
+}
+
+EXPORT int PQsendPipelineSync(PGconn *conn)
+{
+	REAL(PQsendPipelineSync, 0);
+	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
+		return real_PQsendPipelineSync(conn);
+	int ok = send_sync(conn, real_PQsendPipelineSync(conn));
+	dbp_hook_leave();
+	return ok;
+}
+
+/* ---- results ---------------------------------------------------------------------------------- */
+
+EXPORT PGresult *PQgetResult(PGconn *conn)
+{
+	REAL(PQgetResult, NULL);
+	int outer;
+	if (!conn || !pq_enter(conn, &outer))
+		return real_PQgetResult(conn);
+	PGresult *res = real_PQgetResult(conn);
+	uint64_t t1 = dbp_ticks();
+	int saved = errno;
+	on_result(conn, res, t1);
+	errno = saved;
+	pq_leave(outer);
+	return res;
+}
+
+/* ---- synchronous calls ---------------------------------------------------------------------- */
+
+/* When libpq's inner send was not seen (a libpq that binds its own calls directly, or a send
+ * that failed), the call is recorded whole from what it returned. */
+static void sync_fallback(PGconn *conn, const struct dbp_query_ent *q, PGresult *res, uint64_t t0)
+{
+	int saved = errno;
+	struct pq_conn *ci = conn_get(conn);
+	if (ci) {
+		struct pq_pend p = { .kind = PQ_QUERY };
+		ExecStatusType s = res && HAVE(PQresultStatus) ? real_PQresultStatus(res)
+							       : PGRES_FATAL_ERROR;
+		if (res)
+			add_result(conn, &p, res, s);
+		else
+			p.st.err = result_error(conn, NULL);
+		emit(ci, q, t0, dbp_ticks(), &p.st);
+	}
+	errno = saved;
+}
+
+#define SYNC_CALL(name, query_expr, ...)                                        \
+	do {                                                                    \
+		REAL(name, NULL);                                               \
+		if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))                      \
+			return real_##name(__VA_ARGS__);                        \
+		struct sync_call sc = { .conn = conn };                         \
+		uint64_t t0 = dbp_ticks();                                      \
+		tls_sync = &sc;                                                 \
+		PGresult *res = real_##name(__VA_ARGS__);                       \
+		tls_sync = NULL;                                                \
+		if (!sc.sent)                                                   \
+			sync_fallback(conn, query_expr, res, t0);               \
+		dbp_hook_leave();                                               \
+		return res;                                                     \
+	} while (0)
+
+static const struct dbp_query_ent *text_query(const char *sql)
+{
+	return dbp_query_get(sql ? sql : "", sql ? strlen(sql) : 0);
+}
+
+static const struct dbp_query_ent *prepared_query(PGconn *conn, const char *name)
+{
+	struct pq_conn *ci = conn_get(conn);
+	const struct dbp_query_ent *q = ci ? pq_prep_get(ci, name ? name : "") : NULL;
+	return q ? q : pq_exec_name_query(name ? name : "");
+}
+
+EXPORT PGresult *PQexec(PGconn *conn, const char *sql)
+{
+	SYNC_CALL(PQexec, text_query(sql), conn, sql);
+}
+
+EXPORT PGresult *PQexecParams(PGconn *conn, const char *sql, int n, const Oid *types,
+			      const char *const *values, const int *lengths, const int *formats,
+			      int result_format)
+{
+	SYNC_CALL(PQexecParams, text_query(sql), conn, sql, n, types, values, lengths, formats,
+		  result_format);
+}
+
+EXPORT PGresult *PQexecPrepared(PGconn *conn, const char *name, int n, const char *const *values,
+				const int *lengths, const int *formats, int result_format)
+{
+	SYNC_CALL(PQexecPrepared, prepared_query(conn, name), conn, name, n, values, lengths,
+		  formats, result_format);
+}
+
+/* Prepare: recorded only when it fails (see on_result), and mapped when it succeeds. */
+EXPORT PGresult *PQprepare(PGconn *conn, const char *name, const char *sql, int n,
+			   const Oid *types)
+{
+	REAL(PQprepare, NULL);
+	if (!conn || !sql || !dbp_hook_enter(DBP_SHIM_PQ))
+		return real_PQprepare(conn, name, sql, n, types);
+	struct sync_call sc = { .conn = conn };
+	uint64_t t0 = dbp_ticks();
+	tls_sync = &sc;
+	PGresult *res = real_PQprepare(conn, name, sql, n, types);
+	tls_sync = NULL;
+	if (!sc.sent) {
+		ExecStatusType s = res && HAVE(PQresultStatus) ? real_PQresultStatus(res)
+							       : PGRES_FATAL_ERROR;
+		if (s == PGRES_COMMAND_OK) {
+			int saved = errno;
+			struct pq_conn *ci = conn_get(conn);
+			if (ci)
+				pq_prep_put(ci, name ? name : "", text_query(sql));
+			errno = saved;
+		} else {
+			sync_fallback(conn, text_query(sql), res, t0);
+		}
+	}
+	dbp_hook_leave();
+	return res;
+}
+
+/* libpq sends a describe through a function of its own, past our hooks: it is queued here, so
+ * that the results the inner PQgetResult sees are matched to it. */
+#define SYNC_DESCRIBE(name, ...)                                 \
+	do {                                                     \
+		REAL(name, NULL);                                \
+		if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))       \
+			return real_##name(__VA_ARGS__);         \
+		struct sync_call sc = { .conn = conn };          \
+		int saved = errno;                               \
+		on_send(conn, PQ_DESCRIBE, 0);                   \
+		errno = saved;                                   \
+		tls_sync = &sc;                                  \
+		PGresult *res = real_##name(__VA_ARGS__);        \
+		tls_sync = NULL;                                 \
+		dbp_hook_leave();                                \
+		return res;                                      \
+	} while (0)
+
+EXPORT PGresult *PQdescribePrepared(PGconn *conn, const char *name)
+{
+	SYNC_DESCRIBE(PQdescribePrepared, conn, name);
+}
+
+EXPORT PGresult *PQdescribePortal(PGconn *conn, const char *name)
+{
+	SYNC_DESCRIBE(PQdescribePortal, conn, name);
+}
