@@ -13,8 +13,14 @@ EXP_PID=
 EXP_SOCK=$WORK/dbprobe.sock
 EXP_URL=
 
+OWN_PG=
+
 _cleanup() {
 	stop_exporter
+	if [[ -n $OWN_PG ]]; then
+		"$ROOT/scripts/pg" stop "$PG_DIR" >/dev/null 2>&1
+		rm -rf "$PG_DIR"
+	fi
 	rm -rf "$WORK"
 }
 trap _cleanup EXIT
@@ -104,4 +110,33 @@ query_field() {
 
 metric() {
 	get /metrics | awk -v m="$1" '$1 == m { print $2 }'
+}
+
+# need_pg: a PostgreSQL server: the suite's (PG_DIR and PG_PORT, started by scripts/test) or,
+# when a test runs alone, one of its own, stopped at exit. It listens on a Unix socket in PG_DIR
+# and on 127.0.0.1:PG_PORT with TLS.
+need_pg() {
+	if [[ -z ${PG_DIR:-} ]]; then
+		PG_DIR=$(mktemp -d /tmp/dbprobe-pg.XXXXXX)
+		PG_PORT=$(free_port)
+		OWN_PG=1
+		"$ROOT/scripts/pg" start "$PG_DIR" --tcp "$PG_PORT" --ssl || return 1
+	fi
+	export PGUSER=dbprobe PGDATABASE=dbprobe
+	pg_via unix
+}
+
+# pg_via unix|tls: where libpq programs connect from now on (PGHOST and friends). PG_CONNINFO
+# says the same as a connection string, for the C clients.
+pg_via() {
+	unset PGSSLMODE
+	if [[ $1 == tls ]]; then
+		export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGSSLMODE=require
+		PG_CONNINFO="host=127.0.0.1 port=$PG_PORT user=dbprobe dbname=dbprobe sslmode=require"
+		PG_SERVER=127.0.0.1
+	else
+		export PGHOST=$PG_DIR PGPORT=$PG_PORT
+		PG_CONNINFO="host=$PG_DIR port=$PG_PORT user=dbprobe dbname=dbprobe"
+		PG_SERVER=$PG_DIR
+	fi
 }
