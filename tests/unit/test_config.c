@@ -194,6 +194,10 @@ Test(config, hooks_valid)
 		{ "sqlite3", DBP_SHIM_SQLITE },
 		{ "SQLite", DBP_SHIM_SQLITE },
 		{ "SQLITE3", DBP_SHIM_SQLITE },
+		{ "pq", DBP_SHIM_PQ },
+		{ "libpq", DBP_SHIM_PQ },
+		{ "PostgreSQL", DBP_SHIM_PQ },
+		{ "sqlite,pq", DBP_SHIM_SQLITE | DBP_SHIM_PQ },
 		{ "all", DBP_SHIM_ALL },
 		{ "ALL", DBP_SHIM_ALL },
 		{ "All", DBP_SHIM_ALL },
@@ -385,8 +389,8 @@ Test(config, disable_invalid)
 
 Test(config, hooks_invalid)
 {
-	const char *bad[] = { "pq",    "sqlite,pq", "mysql",      "sqlite4",
-			      "sqlit", "all,bogus", "sqlite;all", "sqlite\t" };
+	const char *bad[] = { "pg",    "sqlite,pgsql", "mysql",      "sqlite4",
+			      "sqlit", "all,bogus",    "sqlite;all", "sqlite\t" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		expect_warning("DBPROBE_HOOKS", bad[i], "all");
 }

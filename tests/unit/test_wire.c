@@ -178,6 +178,8 @@ static struct dbp_call call_b(void)
 		.rows_affected = 0x100000000ull,
 		.tid = 0xffffffffu,
 		.db_system = DBP_DB_MARIADB,
+		.server_id = 0xfedcba9876543210ull,
+		.server_port = 65535,
 	};
 	return c;
 }
@@ -230,6 +232,9 @@ static void call_is(const struct dbp_call *got, const struct dbp_call *want, uin
 	cr_assert_eq(got->rows_affected, want->rows_affected);
 	cr_assert_eq(got->tid, want->tid);
 	cr_assert_eq(got->db_system, want->db_system);
+	cr_assert_eq(got->server_id, want->server_id);
+	cr_assert_eq(got->server_port, want->server_port);
+	cr_assert_eq(got->reserved, 0);
 }
 
 /* The first `upto` records of the sample, as decoded. */
@@ -318,7 +323,7 @@ Test(wire, struct_sizes_are_multiples_of_8)
 	cr_assert_eq(sizeof(struct dbp_hello), 32);
 	cr_assert_eq(sizeof(struct dbp_query), 24);
 	cr_assert_eq(sizeof(struct dbp_string), 24);
-	cr_assert_eq(sizeof(struct dbp_call), 72);
+	cr_assert_eq(sizeof(struct dbp_call), 80);
 	cr_assert_eq(sizeof(struct dbp_drops), 8 + 8 * DBP_DROP_REASON_COUNT);
 }
 
@@ -354,7 +359,7 @@ Test(wire, round_trip_every_field)
 	const char *why = "unset";
 
 	build_sample(&f, ends);
-	cr_assert_eq(f.len, 8 + 64 + 64 + 48 + 48 + 72 + 72 + sizeof(struct dbp_drops));
+	cr_assert_eq(f.len, 8 + 64 + 64 + 48 + 48 + 80 + 80 + sizeof(struct dbp_drops));
 	cr_assert_eq(f.ncalls, 2);
 	cr_assert_not(dbp_frame_empty(&f));
 	cr_assert_eq(decode(f.buf, f.len, &s, &why), 0);
@@ -464,7 +469,7 @@ Test(wire, full_frame_of_calls)
 	}
 	const uint32_t want = (DBP_FRAME_MAX - 8) / sizeof(struct dbp_call);
 	cr_assert_eq(n, want);
-	cr_assert_eq(n, 910);
+	cr_assert_eq(n, 819);
 	cr_assert_eq(f.ncalls, n);
 	cr_assert_eq(f.len, 8 + n * sizeof(struct dbp_call));
 	cr_assert_lt(dbp_frame_room(&f), sizeof(struct dbp_call));
@@ -575,10 +580,10 @@ Test(wire, record_len_not_multiple_of_8)
 
 	for (uint32_t delta = 1; delta < 8; delta++) {
 		build_sample(&f, ends);
-		set_rec_len(&f, ends[4], 72 - delta); /* first CALL */
+		set_rec_len(&f, ends[4], 80 - delta); /* first CALL */
 		expect_reject(f.buf, f.len, "bad record length");
 		build_sample(&f, ends);
-		set_rec_len(&f, ends[4], 72 + delta);
+		set_rec_len(&f, ends[4], 80 + delta);
 		expect_reject(f.buf, f.len, "bad record length");
 	}
 }
@@ -777,7 +782,7 @@ Test(wire, bad_version)
 {
 	static struct dbp_frame f;
 	uint32_t ends[NREC + 1];
-	const uint16_t versions[] = { 0, 2, 0x100, 0xffff };
+	const uint16_t versions[] = { 0, 1, 3, 0x100, 0xffff };
 
 	for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
 		build_sample(&f, ends);
@@ -805,7 +810,7 @@ Test(wire, frame_over_the_limit)
 	struct dbp_rec_hdr pad = { .type = 0x4242, .flags = 0, .len = 8 };
 	memcpy(buf + f.len, &pad, sizeof pad);
 	cr_assert_eq(decode(buf, DBP_FRAME_MAX, &s, &why), 0);
-	cr_assert_eq(s.n, 910);
+	cr_assert_eq(s.n, 819);
 	/* A 16-byte one makes DBP_FRAME_MAX + 8: rejected though well formed. */
 	pad.len = 16;
 	memcpy(buf + f.len, &pad, sizeof pad);
