@@ -29,6 +29,20 @@ struct raw_slot {
 };
 static struct raw_slot raws[RAW_SLOTS];
 
+/* Texts that differ only in their literal values (a program formatting values into its SQL, as
+ * psql and pgbench's simple protocol do) miss the raw cache every time. Their shape, the text
+ * with digit runs and string contents cut out, finds the entry without normalizing again: two
+ * texts of one shape have one token stream but for literal values, hence one fingerprint. */
+#define SHAPE_SLOTS 1024
+#define SHAPE_MAX 2048 /* longer texts are normalized every time */
+struct shape_slot {
+	uint64_t hash;
+	size_t len;
+	char *shape;
+	const struct dbp_query_ent *q;
+};
+static struct shape_slot shapes[SHAPE_SLOTS];
+
 /* Fingerprints folded into "other", so each is counted once whatever the raw cache evicts. */
 #define FOLDED_SLOTS 32768
 static uint64_t folded[FOLDED_SLOTS];
@@ -124,6 +138,75 @@ static const struct dbp_query_ent *query_add(const struct sqlnorm_info *ni, char
 	return q;
 }
 
+static int shape_ident(unsigned char c)
+{
+	return c == '_' || c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* The shape of raw into out (SHAPE_MAX bytes): its length, or -1 when the text holds anything
+ * whose lexing depends on more than this scan knows (comments, escapes, dollar quotes and
+ * parameters, brackets): those are normalized every time, which is always right. */
+static long shape_of(const char *raw, size_t len, char *out)
+{
+	if (len > SHAPE_MAX)
+		return -1;
+	size_t n = 0;
+	for (size_t i = 0; i < len;) {
+		char c = raw[i];
+		switch (c) {
+		case '$': case '\\': case '#': case '[': case 0:
+			return -1;
+		case '-':
+		case '/':
+			if (i + 1 < len && raw[i + 1] == (c == '-' ? '-' : '*'))
+				return -1;
+			out[n++] = c;
+			i++;
+			break;
+		case '\'': /* a string: its content goes, '' inside included */
+			out[n++] = '\'';
+			for (i++;; i++) {
+				if (i >= len)
+					return -1;
+				if (raw[i] == '\\')
+					return -1;
+				if (raw[i] == '\'') {
+					if (i + 1 < len && raw[i + 1] == '\'') {
+						i++;
+						continue;
+					}
+					break;
+				}
+			}
+			out[n++] = '\'';
+			i++;
+			break;
+		case '"':
+		case '`': /* a quoted name: kept whole */
+			out[n++] = c;
+			for (i++;; i++) {
+				if (i >= len)
+					return -1;
+				out[n++] = raw[i];
+				if (raw[i] == c)
+					break;
+			}
+			i++;
+			break;
+		default:
+			if (c >= '0' && c <= '9' && (i == 0 || !shape_ident((unsigned char)raw[i - 1]))) {
+				out[n++] = '0'; /* a number's digits, whatever they are */
+				while (i < len && raw[i] >= '0' && raw[i] <= '9')
+					i++;
+			} else {
+				out[n++] = c;
+				i++;
+			}
+		}
+	}
+	return (long)n;
+}
+
 const struct dbp_query_ent *dbp_query_get(const char *raw, size_t len)
 {
 	uint64_t h = sqlnorm_hash(raw, len);
@@ -138,6 +221,21 @@ const struct dbp_query_ent *dbp_query_get(const char *raw, size_t len)
 	}
 	pthread_mutex_unlock(&lock);
 
+	char shape[SHAPE_MAX];
+	long slen = shape_of(raw, len, shape);
+	uint64_t sh = slen >= 0 ? sqlnorm_hash(shape, (size_t)slen) : 0;
+	struct shape_slot *ss = &shapes[sh & (SHAPE_SLOTS - 1)];
+	if (slen >= 0) {
+		pthread_mutex_lock(&lock);
+		if (ss->shape && ss->hash == sh && ss->len == (size_t)slen &&
+		    !memcmp(ss->shape, shape, (size_t)slen)) {
+			q = ss->q;
+			pthread_mutex_unlock(&lock);
+			return q;
+		}
+		pthread_mutex_unlock(&lock);
+	}
+
 	/* Normalize outside the lock: it is the slow part, and idempotent. */
 	struct sqlnorm_info ni;
 	char *norm = sqlnorm(raw, len, &ni);
@@ -146,6 +244,13 @@ const struct dbp_query_ent *dbp_query_get(const char *raw, size_t len)
 
 	pthread_mutex_lock(&lock);
 	q = query_add(&ni, norm, raw, len);
+	if (slen >= 0) {
+		char *copy = dup_bytes(shape, (size_t)slen);
+		if (copy) {
+			free(ss->shape);
+			*ss = (struct shape_slot){ .hash = sh, .len = (size_t)slen, .shape = copy, .q = q };
+		}
+	}
 	/* Folded texts are cached too: each is normalized, and counted, once. */
 	if (len <= RAW_MAX) {
 		char *copy = dup_bytes(raw, len);

@@ -258,8 +258,12 @@ static void part_set(struct pq_part *pt, const char *s, size_t len)
 int pq_pend_set_sql(struct pq_pend *p, const char *sql, size_t len, int split)
 {
 	p->nparts = 1;
-	/* Most strings hold one statement and no ';' at all: no lexing for them. */
-	if (!split || !memchr(sql, ';', len)) {
+	/* Most strings hold one statement, with no ';' or one at the very end: no lexing. */
+	const char *semi = split ? memchr(sql, ';', len) : NULL;
+	size_t rest = semi ? (size_t)(semi - sql) + 1 : len;
+	while (rest < len && is_space(sql[rest]))
+		rest++;
+	if (!semi || rest == len) {
 		part_set(&p->one, sql, len);
 		return 0;
 	}

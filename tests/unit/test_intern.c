@@ -1,0 +1,78 @@
+/* intern: query entries found by raw text and by shape (texts differing only in literal values)
+ * must be exactly the entries normalization gives. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "intern.h"
+#include "sqlnorm.h"
+
+static const struct dbp_query_ent *get(const char *s)
+{
+	return dbp_query_get(s, strlen(s));
+}
+
+static uint64_t fp(const char *s)
+{
+	struct sqlnorm_info ni;
+	free(sqlnorm(s, strlen(s), &ni));
+	return ni.fingerprint;
+}
+
+Test(intern, same_text_same_entry)
+{
+	cr_assert_eq(get("SELECT a FROM t WHERE id = 1"), get("SELECT a FROM t WHERE id = 1"));
+}
+
+Test(intern, texts_of_one_shape_share_the_normalized_entry)
+{
+	const char *a[] = {
+		"SELECT abalance FROM pgbench_accounts WHERE aid = 12345",
+		"UPDATE t SET name = 'it''s' WHERE id IN (1, 2, 3)",
+		"INSERT INTO t1 (a, b) VALUES (-5, 'x'), (6, 'y')",
+		"SELECT \"col 1\", x FROM t WHERE v > 1.5",
+	};
+	const char *b[] = {
+		"SELECT abalance FROM pgbench_accounts WHERE aid = 9",
+		"UPDATE t SET name = '' WHERE id IN (7, 8, 9)",
+		"INSERT INTO t1 (a, b) VALUES (-77, 'zz'), (0, '')",
+		"SELECT \"col 1\", x FROM t WHERE v > 22.75",
+	};
+	for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
+		const struct dbp_query_ent *qa = get(a[i]), *qb = get(b[i]);
+		cr_assert_eq(qa, qb, "%s / %s", a[i], b[i]);
+		cr_assert_eq(qb->id, fp(b[i]), "the shape hit is what normalizing gives");
+	}
+}
+
+Test(intern, digits_inside_names_are_not_literals)
+{
+	const struct dbp_query_ent *q1 = get("SELECT * FROM t1 WHERE a = 1");
+	const struct dbp_query_ent *q2 = get("SELECT * FROM t2 WHERE a = 1");
+	cr_assert_neq(q1, q2);
+	cr_assert_eq(q2->id, fp("SELECT * FROM t2 WHERE a = 1"));
+	const struct dbp_query_ent *c1 = get("SELECT \"c1\" FROM t");
+	const struct dbp_query_ent *c2 = get("SELECT \"c2\" FROM t");
+	cr_assert_neq(c1, c2, "quoted names are kept whole");
+}
+
+Test(intern, texts_the_shape_cannot_read_are_normalized_every_time)
+{
+	/* Comments, escapes, dollar quotes, parameters: each still gets its own right entry. */
+	const char *s[] = {
+		"SELECT 1 -- it's",   "SELECT 2 /* ' */",  "SELECT E'a\\'b', 3", "SELECT $$x'$$, 4",
+		"SELECT a FROM t WHERE id = $1", "SELECT arr[1] FROM t", "SELECT 'unterminated",
+	};
+	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+		cr_assert_eq(get(s[i])->id, fp(s[i]), "%s", s[i]);
+}
+
+Test(intern, many_values_one_entry)
+{
+	char buf[128];
+	const struct dbp_query_ent *first = get("SELECT v FROM kv WHERE k = 'k0' AND n = 0");
+	for (int i = 1; i < 5000; i++) {
+		snprintf(buf, sizeof buf, "SELECT v FROM kv WHERE k = 'k%d' AND n = %d", i, i * 31);
+		cr_assert_eq(get(buf), first);
+	}
+}
