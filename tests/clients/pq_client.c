@@ -28,7 +28,15 @@
  *   SELECT 1; SELECT 2, 3; UPDATE pqc_items SET name = 'm' WHERE id <= 2    1  PQsendQuery, one
  *                                                       string, three results (the last updates 2)
  *   SELECT 'c'                                                              1  PQexec, connection C
- * In all 37 executions of 22 texts, 2 of them failed. Prepared: pqc_get (PQprepare) and
+ * Section l, on connection D (PQsetdbLogin, keyword values from the conninfo):
+ *   SELECT name FROM pqc_items WHERE id = $1    (+2, via pqc_d: describes around it count nothing)
+ *   SELECT id FROM pqc_items ORDER BY id        1  PQsendQuery in single-row mode, 10 rows
+ *   SELECT 1/$1::int                            1  pipeline, fails: 22012
+ *   SELECT 2 + $1::int                          1  pipeline, after the failure: never runs
+ *                                                  (PGRES_PIPELINE_ABORTED)
+ *   EXECUTE pqc_d                               1  PQexecPrepared after PQreset: the name died
+ *                                                  with the session, fails: 26000
+ * In all 37 executions of 22 texts, 2 of them failed (before section l). Prepared: pqc_get (PQprepare) and
  * pqc_upd (PQsendPrepare), both on connection A. Connections: A by PQconnectdb, B by
  * PQconnectdbParams (expand_dbname), C by PQconnectStart + PQconnectPoll; all three finished. */
 #include <libpq-fe.h>
@@ -433,6 +441,90 @@ static void connect_async(const char *conninfo)
 	PQfinish(c);
 }
 
+/* l. The rest of the API on connection D: an old-style connect, describes (sync and async)
+ * that must not be taken for executions, single-row mode, a pipeline with a failure and the
+ * query it aborts, and a reset, after which the session's prepared names are gone. */
+static void the_rest(const char *conninfo)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	const char *host = NULL, *port = NULL, *user = NULL, *db = NULL;
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (!strcmp(o->keyword, "host"))
+			host = o->val;
+		else if (!strcmp(o->keyword, "port"))
+			port = o->val;
+		else if (!strcmp(o->keyword, "user"))
+			user = o->val;
+		else if (!strcmp(o->keyword, "dbname"))
+			db = o->val;
+	}
+	PGconn *d = PQsetdbLogin(host, port, NULL, NULL, db, user, NULL);
+	PQconninfoFree(opts);
+	if (!d || PQstatus(d) != CONNECTION_OK)
+		fail(d, "connect D (PQsetdbLogin)");
+
+	const char *sql = "SELECT name FROM pqc_items WHERE id = $1";
+	PQclear(check(d, PQprepare(d, "pqc_d", sql, 1, NULL), PGRES_COMMAND_OK, "prepare pqc_d"));
+	PQclear(check(d, PQdescribePrepared(d, "pqc_d"), PGRES_COMMAND_OK, "describe pqc_d"));
+	const char *one[1] = { "1" };
+	PGresult *res = check(d, PQexecPrepared(d, "pqc_d", 1, one, NULL, NULL, 0), PGRES_TUPLES_OK,
+			      "execute pqc_d");
+	expect_rows(res, 1, "execute pqc_d");
+	PQclear(res);
+	if (!PQsendDescribePrepared(d, "pqc_d"))
+		fail(d, "send describe pqc_d");
+	PQclear(check(d, PQgetResult(d), PGRES_COMMAND_OK, "describe pqc_d (async)"));
+	expect_end(d, "describe pqc_d (async)");
+	res = check(d, PQexecPrepared(d, "pqc_d", 1, one, NULL, NULL, 0), PGRES_TUPLES_OK,
+		    "execute pqc_d again");
+	PQclear(res);
+
+	const char *rows = "SELECT id FROM pqc_items ORDER BY id";
+	if (!PQsendQuery(d, rows) || !PQsetSingleRowMode(d))
+		fail(d, rows);
+	int n = 0;
+	while ((res = PQgetResult(d))) {
+		if (PQresultStatus(res) == PGRES_SINGLE_TUPLE)
+			n++;
+		else
+			check(d, res, PGRES_TUPLES_OK, rows);
+		PQclear(res);
+	}
+	if (n != 10) {
+		fprintf(stderr, "pq_client: single-row mode: %d rows, expected 10\n", n);
+		exit(1);
+	}
+
+	if (!PQenterPipelineMode(d))
+		fail(d, "enter pipeline (D)");
+	const char *zero[1] = { "0" };
+	if (!PQsendQueryParams(d, "SELECT 1/$1::int", 1, NULL, zero, NULL, NULL, 0) ||
+	    !PQsendQueryParams(d, "SELECT 2 + $1::int", 1, NULL, one, NULL, NULL, 0) ||
+	    !PQpipelineSync(d))
+		fail(d, "queue pipeline (D)");
+	res = PQgetResult(d);
+	if (!res || PQresultStatus(res) != PGRES_FATAL_ERROR ||
+	    strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "22012") != 0)
+		fail_res(res, "SELECT 1/0", "should have failed with 22012");
+	PQclear(res);
+	expect_end(d, "SELECT 1/0");
+	PQclear(check(d, PQgetResult(d), PGRES_PIPELINE_ABORTED, "aborted query"));
+	expect_end(d, "aborted query");
+	PQclear(check(d, PQgetResult(d), PGRES_PIPELINE_SYNC, "sync (D)"));
+	if (!PQexitPipelineMode(d))
+		fail(d, "exit pipeline (D)");
+
+	PQreset(d);
+	if (PQstatus(d) != CONNECTION_OK)
+		fail(d, "reset D");
+	res = PQexecPrepared(d, "pqc_d", 1, one, NULL, NULL, 0);
+	if (!res || PQresultStatus(res) != PGRES_FATAL_ERROR ||
+	    strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "26000") != 0)
+		fail_res(res, "execute pqc_d after reset", "should have failed with 26000");
+	PQclear(res);
+	PQfinish(d);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -455,6 +547,7 @@ int main(int argc, char **argv)
 	PGconn *b = two_connections(a, argv[1]);
 	multi_statement(a);
 	connect_async(argv[1]);
+	the_rest(argv[1]);
 
 	/* k. A still holds its prepared statements pqc_get and pqc_upd when it is finished */
 	PQfinish(a);

@@ -11,11 +11,10 @@ expected=(
 	"DROP TABLE IF EXISTS pqc_items|1|0|0"
 	"CREATE TABLE pqc_items(id int PRIMARY KEY, name text)|1|0|0"
 	"INSERT INTO pqc_items(id, name) VALUES (\$1, \$2)|5|0|5"
-	"SELECT name FROM pqc_items WHERE id = \$1|7|0|5"
+	"SELECT name FROM pqc_items WHERE id = \$1|9|0|7"
 	"SELECT id FROM pqc_items WHERE id <= \$1|1|0|3"
 	"SELECT count(*) FROM pqc_items|1|0|1"
 	"UPDATE pqc_items SET name = \$1 WHERE id = \$2|2|0|2"
-	"SELECT ? + \$1::int|1|0|1"
 	"INSERT INTO pqc_items(id, name) VALUES (\$1, ?)|1|0|1"
 	"SELECT count(*) FROM pqc_items WHERE name = \$1|1|0|1"
 	"COPY pqc_items(id, name) FROM STDIN|1|0|4"
@@ -30,6 +29,12 @@ expected=(
 	"SELECT ?|4|1|3"
 	"SELECT ?, ?|1|0|1"
 	"UPDATE pqc_items SET name = ? WHERE id <= ?|1|0|2"
+	# Section l: single-row mode, a pipeline's failure and the query it aborted, and an
+	# execution by a name the reset session no longer has.
+	"SELECT id FROM pqc_items ORDER BY id|1|0|10"
+	"SELECT ? / \$1::int|1|1|0"
+	"SELECT ? + \$1::int|2|1|1"
+	"EXECUTE pqc_d|1|1|0"
 )
 
 for via in unix tls; do
@@ -37,9 +42,9 @@ for via in unix tls; do
 	start_exporter
 	agent "$CLIENT" "$PG_CONNINFO" >"$WORK/out" 2>&1
 	check "$via: pq_client succeeds under the agent" 0 "$?"
-	check "$via: 39 statement executions recorded" 39 "$(wait_calls 39)"
+	check "$via: 45 statement executions recorded" 45 "$(wait_calls 45)"
 	get "/queries?limit=1000" >"$WORK/q.json"
-	check "$via: 20 distinct statements" 20 "$(jq '.queries | length' "$WORK/q.json")"
+	check "$via: 23 distinct statements" 23 "$(jq '.queries | length' "$WORK/q.json")"
 	for e in "${expected[@]}"; do
 		IFS='|' read -r sql calls errors rows <<<"$e"
 		got=$(jq -r --arg q "$sql" '[.queries[] | select(.query == $q)] |
@@ -51,7 +56,10 @@ for via in unix tls; do
 	check "$via: 42P01 for the missing table" 1 \
 		"$(grep -c 'db_query_summary="SELECT pqc_missing_table",error_type="42P01"} 1$' <<<"$m")"
 	check "$via: 25P02 inside the failed transaction" 1 "$(grep -c 'error_type="25P02"} 1$' <<<"$m")"
-	check "$via: three connections timed (blocking, params, non-blocking)" 3 \
+	check "$via: 22012 in the pipeline" 1 "$(grep -c 'error_type="22012"} 1$' <<<"$m")"
+	check "$via: the query it aborted" 1 "$(grep -c 'error_type="pipeline_aborted"} 1$' <<<"$m")"
+	check "$via: 26000 after the reset" 1 "$(grep -c 'error_type="26000"} 1$' <<<"$m")"
+	check "$via: five connections timed (blocking, params, non-blocking, setdbLogin, reset)" 5 \
 		"$(grep '^db_client_connection_create_time_seconds_count' <<<"$m" |
 			grep "server_address=\"$PG_SERVER\",server_port=\"$PG_PORT\"}" | awk '{print $2}')"
 	check "$via: prepared executions carry their text, never a name" absent \

@@ -75,3 +75,16 @@ check "refused connection: psql still exits 2" 2 "$?"
 sleep 0.3
 check "refused connection: create time counted as 08006" 1 \
 	"$(get /metrics | grep -c '^db_client_connection_create_time_seconds_count{service_name="psql",db_system_name="postgresql",db_namespace="dbprobe",server_address="127.0.0.1",server_port="1",error_type="08006"} 1$')"
+
+# Disarmed, the libpq hooks pass straight through: nothing recorded, output unchanged.
+stop_exporter
+start_exporter
+pg_via unix
+out=$(DBPROBE_HOOKS=sqlite agent psql -X -A -t -c 'SELECT 6 * 7' 2>&1)
+check "DBPROBE_HOOKS=sqlite: psql's answer unchanged" 42 "$out"
+out=$(DBPROBE_DISABLE=1 agent psql -X -A -t -c 'SELECT 6 * 7' 2>&1)
+check "DBPROBE_DISABLE=1: psql's answer unchanged" 42 "$out"
+sleep 0.3
+check "disarmed libpq hooks record nothing" 0 "$(calls_received)"
+check "DBPROBE_HOOKS=pq records psql" 1 \
+	"$(DBPROBE_HOOKS=pq agent psql -X -q -c 'SELECT 6 * 7' >/dev/null; wait_calls 1)"
