@@ -6,20 +6,14 @@
 #include <strings.h>
 
 #include "sqlnorm.h"
+#include "sqlparts.h"
 
-#define MAX_PARTS 4096 /* statements told apart in one string; the rest is one last part */
 
 /* ---- the queue ------------------------------------------------------------------------------ */
 
 static void pend_free(struct pq_pend *p)
 {
-	if (p->parts) {
-		for (unsigned i = 0; i < p->nparts; i++)
-			free(p->parts[i].name);
-		free(p->parts);
-	} else {
-		free(p->one.name);
-	}
+	dbp_parts_free(&p->parts);
 }
 
 struct pq_pend *pq_queue_push(struct pq_conn *c)
@@ -84,45 +78,13 @@ void pq_conn_clear(struct pq_conn *c)
 
 /* ---- SQL-level prepared statements ---------------------------------------------------------- */
 
-static int is_space(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v';
-}
-
 static int is_ident(unsigned char ch)
 {
 	return ch == '_' || ch == '$' || ch >= 0x80 || (ch >= '0' && ch <= '9') ||
 	       ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z');
 }
 
-/* Past whitespace and comments (PostgreSQL's block comments nest). */
-static size_t skip_blank(const char *s, size_t len, size_t i)
-{
-	for (;;) {
-		while (i < len && is_space(s[i]))
-			i++;
-		if (i + 1 < len && s[i] == '-' && s[i + 1] == '-') {
-			while (i < len && s[i] != '\n')
-				i++;
-		} else if (i + 1 < len && s[i] == '/' && s[i + 1] == '*') {
-			unsigned depth = 0;
-			while (i < len) {
-				if (i + 1 < len && s[i] == '/' && s[i + 1] == '*') {
-					depth++;
-					i += 2;
-				} else if (i + 1 < len && s[i] == '*' && s[i + 1] == '/') {
-					i += 2;
-					if (--depth == 0)
-						break;
-				} else {
-					i++;
-				}
-			}
-		} else {
-			return i;
-		}
-	}
-}
+#define skip_blank dbp_sql_skip_blank
 
 /* The keyword kw (lower case) at s[i], as a whole word. */
 static int keyword(const char *s, size_t len, size_t i, const char *kw)
@@ -231,18 +193,10 @@ int pq_sql_command(const char *s, size_t len, char **name, size_t *body_off, siz
 
 /* ---- filling a queued call ------------------------------------------------------------------- */
 
-static int blank_statement(const char *s, size_t len)
-{
-	size_t i = skip_blank(s, len, 0);
-	while (i < len && s[i] == ';')
-		i = skip_blank(s, len, i + 1);
-	return i >= len;
-}
-
-static void part_set(struct pq_part *pt, const char *s, size_t len)
+/* SQL-level PREPARE / EXECUTE / DEALLOCATE: what the statement does to the prepared names. */
+static void note_sql_command(struct dbp_part *pt, const char *s, size_t len)
 {
 	size_t off = 0, blen = 0;
-	pt->q = dbp_query_get(s, len);
 	/* Only statements starting with one of the three words are read further. */
 	size_t i = skip_blank(s, len, 0);
 	if (i < len) {
@@ -257,71 +211,25 @@ static void part_set(struct pq_part *pt, const char *s, size_t len)
 
 int pq_pend_set_sql(struct pq_pend *p, const char *sql, size_t len, int split)
 {
-	p->nparts = 1;
-	/* Most strings hold one statement, with no ';' or one at the very end: no lexing. */
-	const char *semi = split ? memchr(sql, ';', len) : NULL;
-	size_t rest = semi ? (size_t)(semi - sql) + 1 : len;
-	while (rest < len && is_space(sql[rest]))
-		rest++;
-	if (!semi || rest == len) {
-		part_set(&p->one, sql, len);
-		return 0;
-	}
-	size_t off = 0, n = 0, cap = 0;
-	struct pq_part *parts = NULL;
-	while (off < len) {
-		size_t k = n + 1 >= MAX_PARTS ? len - off : sqlnorm_stmt_len(sql + off, len - off);
-		if (!k)
-			break;
-		if (!blank_statement(sql + off, k)) {
-			if (n == cap) {
-				cap = cap ? cap * 2 : 4;
-				struct pq_part *np = realloc(parts, cap * sizeof *np);
-				if (!np) {
-					for (size_t j = 0; j < n; j++)
-						free(parts[j].name);
-					free(parts);
-					return -1;
-				}
-				parts = np;
-			}
-			memset(&parts[n], 0, sizeof parts[n]);
-			part_set(&parts[n], sql + off, k);
-			n++;
-		}
-		off += k;
-	}
-	if (n <= 1) {
-		/* One statement and a stray ';': kept inline. An empty string still runs (the
-		 * server answers EMPTY_QUERY): it is one part too. */
-		if (n == 1)
-			p->one = parts[0];
-		else
-			part_set(&p->one, sql, len);
-		free(parts);
-		return 0;
-	}
-	p->parts = parts;
-	p->nparts = (uint16_t)n;
-	return 0;
+	return dbp_parts_set(&p->parts, sql, len, split, note_sql_command);
 }
 
 int pq_pend_set_prepare(struct pq_pend *p, const char *name, const char *sql)
 {
-	p->nparts = 1;
-	p->one.name = strdup(name);
-	if (!p->one.name)
+	p->parts.n = 1;
+	p->parts.one.name = strdup(name);
+	if (!p->parts.one.name)
 		return -1;
-	p->one.q = dbp_query_get(sql, strlen(sql));
+	p->parts.one.q = dbp_query_get(sql, strlen(sql));
 	return 0;
 }
 
 int pq_pend_set_exec(struct pq_pend *p, struct pq_conn *c, const char *name)
 {
-	p->nparts = 1;
-	p->one.q = pq_prep_get(c, name);
-	if (!p->one.q)
-		p->one.q = pq_exec_name_query(name);
+	p->parts.n = 1;
+	p->parts.one.q = pq_prep_get(c, name);
+	if (!p->parts.one.q)
+		p->parts.one.q = pq_exec_name_query(name);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "intern.h"
 #include "ptrmap.h"
+#include "sqlparts.h"
 
 enum pq_kind {
 	PQ_QUERY = 1, /* statements: a simple-protocol string (one part each), or one extended */
@@ -29,24 +30,16 @@ struct pq_stats {
 	const struct dbp_str_ent *err; /* NULL: success */
 };
 
-struct pq_part {
-	const struct dbp_query_ent *q;
-	const struct dbp_query_ent *body; /* PQ_OP_PREPARE, and protocol prepares */
-	char *name;                       /* owned; see enum pq_op */
-	uint8_t op;
-};
-
 /* One sent call waiting for its results. */
 struct pq_pend {
 	uint8_t kind; /* enum pq_kind */
 	uint8_t copy; /* a COPY is in progress: its libpq status (COPY_IN, COPY_OUT) */
 	uint8_t held; /* the current part has its final result; it ends at the next event */
-	uint16_t nparts, cur;
+	uint16_t cur; /* the part running */
 	uint64_t t0;      /* start of the current part */
 	uint64_t held_t1; /* when the held part's result came */
 	struct pq_stats st;
-	struct pq_part one;
-	struct pq_part *parts; /* owned; NULL when the call is `one` part */
+	struct dbp_parts parts; /* op, name, body: see enum pq_op */
 };
 
 struct pq_prep {
@@ -76,11 +69,6 @@ struct pq_pend *pq_queue_head(struct pq_conn *c);
 void pq_queue_pop(struct pq_conn *c);
 void pq_queue_drop_tail(struct pq_conn *c);
 void pq_queue_clear(struct pq_conn *c);
-
-static inline struct pq_part *pq_pend_part(struct pq_pend *p, unsigned i)
-{
-	return p->parts ? &p->parts[i] : &p->one;
-}
 
 /* Fill a queued call; each returns 0, or -1 when out of memory (drop it). With split, a string
  * becomes one part per statement, as the server will run them. */

@@ -251,7 +251,7 @@ static void add_result(PGconn *conn, struct pq_pend *p, PGresult *res, ExecStatu
 /* A statement finished: its record, and what it does to the prepared-statement map. */
 static void part_done(struct pq_conn *ci, struct pq_pend *p, uint64_t t1)
 {
-	struct pq_part *pt = pq_pend_part(p, p->cur);
+	struct dbp_part *pt = dbp_parts_at(&p->parts, p->cur);
 	const struct dbp_query_ent *q = pt->q;
 	if (pt->op == PQ_OP_EXECUTE) {
 		const struct dbp_query_ent *body = pq_prep_get(ci, pt->name);
@@ -281,7 +281,7 @@ static void on_result(PGconn *conn, PGresult *res, uint64_t t1)
 		/* The end of one call's results (in a pipeline: of one queued call). */
 		if (p->kind == PQ_SYNC)
 			return; /* a sync point ends with its own result, never with NULL */
-		if (p->kind == PQ_QUERY && p->held && p->cur < p->nparts)
+		if (p->kind == PQ_QUERY && p->held && p->cur < p->parts.n)
 			part_done(ci, p, t1);
 		pq_queue_pop(ci);
 		return;
@@ -304,9 +304,9 @@ static void on_result(PGconn *conn, PGresult *res, uint64_t t1)
 		}
 		/* A statement's final result. In a string of several, the one before it ended
 		 * when this one's result arrived; the last one ends with the NULL. */
-		if (p->held && p->cur < p->nparts)
+		if (p->held && p->cur < p->parts.n)
 			part_done(ci, p, p->held_t1);
-		if (p->cur >= p->nparts)
+		if (p->cur >= p->parts.n)
 			return; /* more results than statements we split: nothing to pin them on */
 		add_result(conn, p, res, s);
 		p->held = 1;
@@ -315,7 +315,7 @@ static void on_result(PGconn *conn, PGresult *res, uint64_t t1)
 	case PQ_PREPARE:
 		if (s == PGRES_FATAL_ERROR || s == PGRES_BAD_RESPONSE) {
 			/* A failed prepare is one failed call: that is where syntax errors show. */
-			struct pq_part *pt = pq_pend_part(p, 0);
+			struct dbp_part *pt = dbp_parts_at(&p->parts, 0);
 			struct pq_stats st = { .err = result_error(conn, res) };
 			/* 42P05: the name was taken, and the statement under it still stands. */
 			if (strcmp(st.err->str, "42P05") != 0)
@@ -596,7 +596,7 @@ static void send_prepare(PGconn *conn, const char *name, const char *sql, uint64
 	}
 	/* Mapped now: executions queued behind it in a pipeline already name it. */
 	if (p)
-		pq_prep_put(ci, pq_pend_part(p, 0)->name, pq_pend_part(p, 0)->q);
+		pq_prep_put(ci, p->parts.one.name, p->parts.one.q);
 	errno = saved;
 }
 

@@ -79,9 +79,9 @@ Test(pq_split, one_part_per_statement_like_the_server)
 	struct pq_pend p = { 0 };
 	const char *s = "SELECT 1; SELECT ';' ; ; /* ; */ UPDATE t SET a = $$;$$;  ";
 	cr_assert_eq(pq_pend_set_sql(&p, s, strlen(s), 1), 0);
-	cr_assert_eq(p.nparts, 3, "empty statements and quoted ';' are no statements");
-	cr_assert_str_eq(pq_pend_part(&p, 0)->q->summary, "SELECT");
-	cr_assert_str_eq(pq_pend_part(&p, 2)->q->summary, "UPDATE t");
+	cr_assert_eq(p.parts.n, 3, "empty statements and quoted ';' are no statements");
+	cr_assert_str_eq(dbp_parts_at(&p.parts, 0)->q->summary, "SELECT");
+	cr_assert_str_eq(dbp_parts_at(&p.parts, 2)->q->summary, "UPDATE t");
 	struct pq_conn c = { 0 };
 	*pq_queue_push(&c) = p;
 	pq_queue_pop(&c); /* frees the parts */
@@ -92,8 +92,8 @@ Test(pq_split, a_trailing_semicolon_keeps_one_inline_part)
 {
 	struct pq_pend p = { 0 };
 	cr_assert_eq(pq_pend_set_sql(&p, "SELECT 1;", 9, 1), 0);
-	cr_assert_eq(p.nparts, 1);
-	cr_assert_null(p.parts);
+	cr_assert_eq(p.parts.n, 1);
+	cr_assert_null(p.parts.many);
 	cr_assert_eq(pq_pend_set_sql(&(struct pq_pend){ 0 }, "", 0, 1), 0, "empty string: one part");
 }
 
@@ -102,7 +102,7 @@ Test(pq_split, the_extended_protocol_is_never_split)
 	struct pq_pend p = { 0 };
 	const char *s = "SELECT 1; SELECT 2";
 	cr_assert_eq(pq_pend_set_sql(&p, s, strlen(s), 0), 0);
-	cr_assert_eq(p.nparts, 1);
+	cr_assert_eq(p.parts.n, 1);
 }
 
 Test(pq_split, sql_prepare_notes_the_body)
@@ -110,8 +110,8 @@ Test(pq_split, sql_prepare_notes_the_body)
 	struct pq_pend p = { 0 };
 	const char *s = "PREPARE q1 AS SELECT * FROM t WHERE id = $1; EXECUTE q1(5)";
 	cr_assert_eq(pq_pend_set_sql(&p, s, strlen(s), 1), 0);
-	cr_assert_eq(p.nparts, 2);
-	struct pq_part *a = pq_pend_part(&p, 0), *b = pq_pend_part(&p, 1);
+	cr_assert_eq(p.parts.n, 2);
+	struct dbp_part *a = dbp_parts_at(&p.parts, 0), *b = dbp_parts_at(&p.parts, 1);
 	cr_assert_eq(a->op, PQ_OP_PREPARE);
 	cr_assert_str_eq(a->name, "q1");
 	cr_assert_str_eq(a->body->text, "SELECT * FROM t WHERE id = $1");

@@ -1,0 +1,46 @@
+/* sqlparts: a string of SQL as the server will run it: one part per statement, each with its
+ * query entry. Client libraries send several statements in one string (libpq's simple protocol,
+ * MySQL's multi-statements) and answer with one result each. */
+#ifndef DBPROBE_SQLPARTS_H
+#define DBPROBE_SQLPARTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "intern.h"
+
+struct dbp_part {
+	const struct dbp_query_ent *q;
+	/* For the caller's note (PostgreSQL's SQL-level PREPARE/EXECUTE/DEALLOCATE): */
+	const struct dbp_query_ent *body;
+	char *name; /* owned */
+	uint8_t op;
+};
+
+struct dbp_parts {
+	uint16_t n;
+	struct dbp_part one;    /* the common case, no allocation */
+	struct dbp_part *many; /* owned; NULL when n <= 1 */
+};
+
+/* Called on each part once its q is set, to read more of its text. */
+typedef void (*dbp_part_note_fn)(struct dbp_part *pt, const char *s, size_t len);
+
+/* Splits sql into parts (split 0: one part, whatever it holds). Empty statements are no parts;
+ * an empty string is one part (servers answer it). Returns 0, or -1 when out of memory. */
+int dbp_parts_set(struct dbp_parts *ps, const char *sql, size_t len, int split,
+		  dbp_part_note_fn note);
+void dbp_parts_free(struct dbp_parts *ps);
+
+static inline struct dbp_part *dbp_parts_at(struct dbp_parts *ps, unsigned i)
+{
+	return ps->many ? &ps->many[i] : &ps->one;
+}
+
+/* Whether s[0..len) holds only blanks, comments and semicolons. */
+int dbp_sql_blank(const char *s, size_t len);
+/* Past whitespace and comments from i (PostgreSQL's block comments nest; MySQL's don't, and
+ * never contain another opener in practice). */
+size_t dbp_sql_skip_blank(const char *s, size_t len, size_t i);
+
+#endif
