@@ -20,7 +20,8 @@ enum dbp_state {
 enum dbp_shim {
 	DBP_SHIM_SQLITE = 1u << 0,
 	DBP_SHIM_PQ = 1u << 1,
-	DBP_SHIM_ALL = DBP_SHIM_SQLITE | DBP_SHIM_PQ,
+	DBP_SHIM_MYSQL = 1u << 2,
+	DBP_SHIM_ALL = DBP_SHIM_SQLITE | DBP_SHIM_PQ | DBP_SHIM_MYSQL,
 };
 
 extern int dbp_state;

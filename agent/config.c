@@ -63,6 +63,8 @@ static const struct {
 	{ "pq", DBP_SHIM_PQ },
 	{ "libpq", DBP_SHIM_PQ },
 	{ "postgresql", DBP_SHIM_PQ },
+	{ "mysql", DBP_SHIM_MYSQL },
+	{ "mariadb", DBP_SHIM_MYSQL },
 };
 
 /* "sqlite,pq" -> mask; -1 when any name is unknown. "all" and "none" are accepted too. */
@@ -147,7 +149,7 @@ void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
 	if ((v = env("DBPROBE_HOOKS")) && v[strspn(v, ", ")]) {
 		long m = parse_shims(v);
 		if (m < 0)
-			dbp_warn("DBPROBE_HOOKS='%s' names an unknown hook (known: sqlite, pq); using "
+			dbp_warn("DBPROBE_HOOKS='%s' names an unknown hook (known: sqlite, pq, mysql); using "
 				 "the "
 				 "default all",
 				 shown(v));

@@ -88,7 +88,8 @@ static json_t *stmt_json(const struct dbp_stmt *st)
 	json_object_set_new(o, "db_namespace", json_string(st->w.ns));
 	if (*st->w.server) {
 		json_object_set_new(o, "server_address", json_string(st->w.server));
-		json_object_set_new(o, "server_port", json_integer(st->w.port));
+		if (st->w.port)
+			json_object_set_new(o, "server_port", json_integer(st->w.port));
 	}
 	json_object_set_new(o, "service", json_string(st->w.service));
 	json_object_set_new(o, "calls", json_integer((json_int_t)st->calls));

@@ -33,10 +33,12 @@ static void series_labels(struct dbp_buf *b, const struct dbp_series *se, const 
 	label(b, "db_namespace", se->w.ns, &first);
 	/* OTel's server.address and server.port: only where there is a server. */
 	if (*se->w.server) {
-		char port[8];
-		snprintf(port, sizeof port, "%u", se->w.port);
 		label(b, "server_address", se->w.server, &first);
-		label(b, "server_port", port, &first);
+		if (se->w.port) { /* none for a MySQL Unix socket */
+			char port[8];
+			snprintf(port, sizeof port, "%u", se->w.port);
+			label(b, "server_port", port, &first);
+		}
 	}
 	if (se->summary)
 		label(b, "db_query_summary", se->summary, &first);

@@ -14,12 +14,17 @@ EXP_SOCK=$WORK/dbprobe.sock
 EXP_URL=
 
 OWN_PG=
+OWN_MY=
 
 _cleanup() {
 	stop_exporter
 	if [[ -n $OWN_PG ]]; then
 		"$ROOT/scripts/pg" stop "$PG_DIR" >/dev/null 2>&1
 		rm -rf "$PG_DIR"
+	fi
+	if [[ -n $OWN_MY ]]; then
+		"$ROOT/scripts/mariadb" stop "$MY_DIR" >/dev/null 2>&1
+		rm -rf "$MY_DIR"
 	fi
 	rm -rf "$WORK"
 }
@@ -139,4 +144,15 @@ pg_via() {
 		PG_CONNINFO="host=$PG_DIR port=$PG_PORT user=dbprobe dbname=dbprobe"
 		PG_SERVER=$PG_DIR
 	fi
+}
+
+# need_mariadb: a MariaDB server: the suite's (MY_DIR, started by scripts/test) or, when a test
+# runs alone, one of its own, stopped at exit. MY_SOCKET is its Unix socket (no TCP).
+need_mariadb() {
+	if [[ -z ${MY_DIR:-} ]]; then
+		MY_DIR=$(mktemp -d /tmp/dbprobe-my.XXXXXX)
+		OWN_MY=1
+		"$ROOT/scripts/mariadb" start "$MY_DIR" || return 1
+	fi
+	MY_SOCKET=$MY_DIR/mysqld.sock
 }

@@ -198,6 +198,8 @@ Test(config, hooks_valid)
 		{ "libpq", DBP_SHIM_PQ },
 		{ "PostgreSQL", DBP_SHIM_PQ },
 		{ "sqlite,pq", DBP_SHIM_SQLITE | DBP_SHIM_PQ },
+		{ "mysql", DBP_SHIM_MYSQL },
+		{ "MariaDB,pq", DBP_SHIM_MYSQL | DBP_SHIM_PQ },
 		{ "all", DBP_SHIM_ALL },
 		{ "ALL", DBP_SHIM_ALL },
 		{ "All", DBP_SHIM_ALL },
@@ -389,7 +391,7 @@ Test(config, disable_invalid)
 
 Test(config, hooks_invalid)
 {
-	const char *bad[] = { "pg",    "sqlite,pgsql", "mysql",      "sqlite4",
+	const char *bad[] = { "pg",    "sqlite,pgsql", "mysqli",     "sqlite4",
 			      "sqlit", "all,bogus",    "sqlite;all", "sqlite\t" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		expect_warning("DBPROBE_HOOKS", bad[i], "all");

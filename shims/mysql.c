@@ -1,0 +1,755 @@
+/* mysql shim: the MySQL/MariaDB client API hook table and wrappers, by symbol name, so one
+ * libagent.so serves programs linked with libmariadb or with MySQL's libmysqlclient. One record
+ * per statement execution. */
+#include <errno.h>
+#include <mysql.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "clock.h"
+#include "intern.h"
+#include "my_state.h"
+#include "ptrmap.h"
+#include "resolve.h"
+#include "ring.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* ---- the real functions ---------------------------------------------------------------- */
+
+static const char *const sonames[] = { "libmariadb.so.3", "libmysqlclient.so.21",
+				       "libmysqlclient.so.18", "libmariadbclient.so.18", NULL };
+
+/* MariaDB's one-round-trip prepare + execute; declared here so MySQL's headers build too. */
+int STDCALL mysql_stmt_execute_direct(MYSQL_STMT *stmt, const char *q, size_t len);
+
+#define REAL_FUNCS(X)                                                                              \
+	X(MYSQL *, mysql_real_connect,                                                             \
+	  (MYSQL *, const char *, const char *, const char *, const char *, unsigned int,          \
+	   const char *, unsigned long))                                                           \
+	X(void, mysql_close, (MYSQL *))                                                            \
+	X(int, mysql_select_db, (MYSQL *, const char *))                                           \
+	X(my_bool, mysql_change_user, (MYSQL *, const char *, const char *, const char *))         \
+	X(int, mysql_query, (MYSQL *, const char *))                                               \
+	X(int, mysql_real_query, (MYSQL *, const char *, unsigned long))                           \
+	X(int, mysql_send_query, (MYSQL *, const char *, unsigned long))                           \
+	X(my_bool, mysql_read_query_result, (MYSQL *))                                             \
+	X(MYSQL_RES *, mysql_store_result, (MYSQL *))                                              \
+	X(MYSQL_RES *, mysql_use_result, (MYSQL *))                                                \
+	X(MYSQL_ROW, mysql_fetch_row, (MYSQL_RES *))                                               \
+	X(void, mysql_free_result, (MYSQL_RES *))                                                  \
+	X(int, mysql_next_result, (MYSQL *))                                                       \
+	X(MYSQL_STMT *, mysql_stmt_init, (MYSQL *))                                                \
+	X(int, mysql_stmt_prepare, (MYSQL_STMT *, const char *, unsigned long))                    \
+	X(int, mysql_stmt_execute, (MYSQL_STMT *))                                                 \
+	X(int, mysql_stmt_execute_direct, (MYSQL_STMT *, const char *, size_t))                    \
+	X(int, mysql_stmt_store_result, (MYSQL_STMT *))                                            \
+	X(int, mysql_stmt_fetch, (MYSQL_STMT *))                                                   \
+	X(my_bool, mysql_stmt_free_result, (MYSQL_STMT *))                                         \
+	X(my_bool, mysql_stmt_reset, (MYSQL_STMT *))                                               \
+	X(my_bool, mysql_stmt_close, (MYSQL_STMT *))                                               \
+	X(unsigned int, mysql_field_count, (MYSQL *))                                              \
+	X(my_ulonglong, mysql_affected_rows, (MYSQL *))                                            \
+	X(my_ulonglong, mysql_num_rows, (MYSQL_RES *))                                             \
+	X(my_bool, mysql_more_results, (MYSQL *))                                                  \
+	X(unsigned int, mysql_errno, (MYSQL *))                                                    \
+	X(char *, mysql_get_server_info, (MYSQL *))                                                \
+	X(unsigned int, mysql_stmt_errno, (MYSQL_STMT *))                                          \
+	X(unsigned int, mysql_stmt_field_count, (MYSQL_STMT *))                                    \
+	X(unsigned long long, mysql_stmt_affected_rows, (MYSQL_STMT *))                            \
+	X(unsigned long long, mysql_stmt_num_rows, (MYSQL_STMT *))
+
+#define DECLARE(ret, name, args) static ret(STDCALL *real_##name) args;
+REAL_FUNCS(DECLARE)
+#undef DECLARE
+
+static void resolve_all(void)
+{
+#define RESOLVE(ret, name, args) \
+	if (!real_##name)        \
+		*(void **)&real_##name = dbp_resolve(#name, sonames);
+	REAL_FUNCS(RESOLVE)
+#undef RESOLVE
+}
+
+#define REAL(name, fail)                          \
+	do {                                      \
+		if (DBP_UNLIKELY(!real_##name)) { \
+			resolve_all();            \
+			if (!real_##name)         \
+				return fail;      \
+		}                                 \
+	} while (0)
+
+#define HAVE(name) (real_##name != NULL)
+
+/* ---- state ------------------------------------------------------------------------------- */
+
+static struct dbp_ptrmap conns = DBP_PTRMAP_INIT(struct my_conn);
+static struct dbp_ptrmap stmts = DBP_PTRMAP_INIT(struct my_stmt);
+static struct dbp_ptrmap results = DBP_PTRMAP_INIT(struct my_res);
+
+/* Result sets being read row by row, process-wide: while there are none, mysql_fetch_row (a
+ * call per row) looks nothing up. */
+static unsigned long use_results;
+
+static DBP_TLS MYSQL *tls_last_conn;
+static DBP_TLS struct my_conn *tls_last_ci;
+static DBP_TLS MYSQL_STMT *tls_last_stmt;
+static DBP_TLS struct my_stmt *tls_last_si;
+
+static struct my_conn *conn_get(MYSQL *m)
+{
+	struct my_conn *ci = tls_last_ci;
+	if (DBP_LIKELY(tls_last_conn == m && ci && ci->hdr.key == m))
+		return ci;
+	ci = dbp_ptrmap_get(&conns, m);
+	if (!ci) { /* connected before we were armed: where to is unknown */
+		ci = dbp_ptrmap_put(&conns, m);
+		if (ci)
+			ci->system = DBP_DB_MYSQL;
+	}
+	tls_last_conn = m;
+	tls_last_ci = ci;
+	return ci;
+}
+
+static struct my_stmt *stmt_get(MYSQL_STMT *st)
+{
+	struct my_stmt *si = tls_last_si;
+	if (DBP_LIKELY(tls_last_stmt == st && si && si->hdr.key == st))
+		return si;
+	si = dbp_ptrmap_get(&stmts, st);
+	if (!si)
+		si = dbp_ptrmap_put(&stmts, st);
+	tls_last_stmt = st;
+	tls_last_si = si;
+	return si;
+}
+
+static const struct dbp_target_ent *conn_target(struct my_conn *ci)
+{
+	if (!ci->target)
+		ci->target = dbp_target_get(ci->ns, ci->server, ci->port);
+	return ci->target;
+}
+
+static void set_namespace(struct my_conn *ci, const char *db)
+{
+	ci->ns = dbp_str_get(DBP_STR_NAMESPACE, db ? db : "", db ? strlen(db) : 0);
+	ci->target = NULL;
+}
+
+/* error.type: the server's (or client library's) error number, 1146 or 2013. */
+static const struct dbp_str_ent *error_num(unsigned n)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof buf, "%u", n ? n : 2000 /* CR_UNKNOWN_ERROR */);
+	return dbp_str_get(DBP_STR_ERROR_TYPE, buf, (size_t)len);
+}
+
+static const struct dbp_str_ent *conn_error(MYSQL *m)
+{
+	return error_num(HAVE(mysql_errno) ? real_mysql_errno(m) : 0);
+}
+
+static void emit(struct my_conn *ci, const struct dbp_query_ent *q, uint64_t t0, uint64_t t1,
+		 uint64_t rows, uint64_t affected, const struct dbp_str_ent *err)
+{
+	struct dbp_rec *r = dbp_ring_reserve();
+	if (!r)
+		return;
+	r->query = q;
+	r->target = ci ? conn_target(ci) : NULL;
+	r->err = err;
+	r->t0 = t0;
+	r->dur = t1 > t0 ? t1 - t0 : 0;
+	r->rows = rows;
+	r->affected = affected;
+	r->db_system = ci ? ci->system : DBP_DB_MYSQL;
+	r->flags = err ? DBP_CALL_ERROR : 0;
+	dbp_ring_commit();
+}
+
+/* ---- text queries -------------------------------------------------------------------------- */
+
+static const struct dbp_query_ent *part_query(struct my_conn *ci)
+{
+	return dbp_parts_at(&ci->parts, ci->cur < ci->parts.n ? ci->cur : ci->parts.n - 1)->q;
+}
+
+/* The current statement ended: its record, and the next one's clock starts. */
+static void part_done(struct my_conn *ci, uint64_t rows, uint64_t affected,
+		      const struct dbp_str_ent *err)
+{
+	uint64_t t1 = dbp_ticks();
+	emit(ci, part_query(ci), ci->t0, t1, rows, affected, err);
+	ci->t0 = t1;
+	ci->awaiting = 0;
+	ci->rows = 0;
+	if (ci->cur + 1 < ci->parts.n)
+		ci->cur++;
+}
+
+static void query_end(struct my_conn *ci)
+{
+	ci->active = 0;
+	ci->awaiting = 0;
+	ci->use_res = NULL;
+}
+
+/* A statement's result is ready (the query returned, or mysql_next_result moved on): a
+ * statement without a result set is over; one with rows waits for them to be read. */
+static void result_ready(MYSQL *m, struct my_conn *ci)
+{
+	unsigned fields = HAVE(mysql_field_count) ? real_mysql_field_count(m) : 0;
+	if (fields) {
+		ci->awaiting = 1;
+		ci->rows = 0;
+		return;
+	}
+	uint64_t affected = HAVE(mysql_affected_rows) ? real_mysql_affected_rows(m) : 0;
+	part_done(ci, 0, affected == (uint64_t)-1 ? 0 : affected, NULL);
+	if (!(HAVE(mysql_more_results) && real_mysql_more_results(m)))
+		query_end(ci);
+}
+
+/* A statement still unread when the next query goes out: it ended, with what was read. */
+static void abandon(struct my_conn *ci)
+{
+	if (ci->active && ci->awaiting)
+		part_done(ci, ci->rows, 0, NULL);
+	query_end(ci);
+}
+
+static void query_start(MYSQL *m, const char *q, size_t len, uint64_t t0)
+{
+	int saved = errno;
+	struct my_conn *ci = conn_get(m);
+	if (ci) {
+		abandon(ci);
+		dbp_parts_free(&ci->parts);
+		if (dbp_parts_set(&ci->parts, q, len, 1, NULL) == 0) {
+			ci->active = 1;
+			ci->cur = 0;
+			ci->t0 = t0;
+		}
+	}
+	errno = saved;
+}
+
+/* The first statement's response arrived (rc: the call's own result, 0 on success). */
+static void query_answered(MYSQL *m, int failed)
+{
+	int saved = errno;
+	struct my_conn *ci = conn_get(m);
+	if (ci && ci->active) {
+		if (failed) {
+			part_done(ci, 0, 0, conn_error(m));
+			query_end(ci);
+		} else {
+			result_ready(m, ci);
+		}
+	}
+	errno = saved;
+}
+
+static int real_query(MYSQL *m, const char *q, unsigned long len, int plain)
+{
+	uint64_t t0 = dbp_ticks();
+	int rc = plain ? real_mysql_query(m, q) : real_mysql_real_query(m, q, len);
+	query_start(m, q, plain ? strlen(q) : len, t0);
+	query_answered(m, rc != 0);
+	return rc;
+}
+
+EXPORT int STDCALL mysql_query(MYSQL *m, const char *q)
+{
+	REAL(mysql_query, 1);
+	if (!m || !q || !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_query(m, q);
+	int rc = real_query(m, q, 0, 1);
+	dbp_hook_leave();
+	return rc;
+}
+
+EXPORT int STDCALL mysql_real_query(MYSQL *m, const char *q, unsigned long len)
+{
+	REAL(mysql_real_query, 1);
+	if (!m || !q || !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_real_query(m, q, len);
+	int rc = real_query(m, q, len, 0);
+	dbp_hook_leave();
+	return rc;
+}
+
+EXPORT int STDCALL mysql_send_query(MYSQL *m, const char *q, unsigned long len)
+{
+	REAL(mysql_send_query, 1);
+	if (!m || !q || !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_send_query(m, q, len);
+	uint64_t t0 = dbp_ticks();
+	int rc = real_mysql_send_query(m, q, len);
+	query_start(m, q, len, t0);
+	if (rc != 0) /* it never left: that is the call's failure */
+		query_answered(m, 1);
+	dbp_hook_leave();
+	return rc;
+}
+
+EXPORT my_bool STDCALL mysql_read_query_result(MYSQL *m)
+{
+	REAL(mysql_read_query_result, 1);
+	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_read_query_result(m);
+	my_bool rc = real_mysql_read_query_result(m);
+	query_answered(m, rc != 0);
+	dbp_hook_leave();
+	return rc;
+}
+
+EXPORT MYSQL_RES *STDCALL mysql_store_result(MYSQL *m)
+{
+	REAL(mysql_store_result, NULL);
+	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_store_result(m);
+	MYSQL_RES *res = real_mysql_store_result(m);
+	int saved = errno;
+	struct my_conn *ci = conn_get(m);
+	if (ci && ci->active && ci->awaiting) {
+		if (res) {
+			part_done(ci, HAVE(mysql_num_rows) ? real_mysql_num_rows(res) : 0, 0, NULL);
+		} else {
+			part_done(ci, 0, 0, conn_error(m));
+		}
+		if (!(HAVE(mysql_more_results) && real_mysql_more_results(m)))
+			query_end(ci);
+	}
+	errno = saved;
+	dbp_hook_leave();
+	return res;
+}
+
+EXPORT MYSQL_RES *STDCALL mysql_use_result(MYSQL *m)
+{
+	REAL(mysql_use_result, NULL);
+	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_use_result(m);
+	MYSQL_RES *res = real_mysql_use_result(m);
+	int saved = errno;
+	struct my_conn *ci = conn_get(m);
+	if (ci && ci->active && ci->awaiting) {
+		struct my_res *ri = res ? dbp_ptrmap_put(&results, res) : NULL;
+		if (ri) {
+			ri->conn = m;
+			ci->use_res = res;
+			ci->rows = 0;
+			__atomic_add_fetch(&use_results, 1, __ATOMIC_RELAXED);
+		} else if (!res) {
+			part_done(ci, 0, 0, conn_error(m));
+			query_end(ci);
+		}
+	}
+	errno = saved;
+	dbp_hook_leave();
+	return res;
+}
+
+/* A row-by-row result ended (last row read, or freed): its statement's record. */
+static void use_result_end(MYSQL_RES *res, int read_all)
+{
+	struct my_res *ri = dbp_ptrmap_get(&results, res);
+	if (!ri)
+		return;
+	MYSQL *m = (MYSQL *)ri->conn;
+	dbp_ptrmap_del(&results, res);
+	__atomic_sub_fetch(&use_results, 1, __ATOMIC_RELAXED);
+	struct my_conn *ci = conn_get(m);
+	if (!ci || ci->use_res != res)
+		return;
+	ci->use_res = NULL;
+	unsigned e = read_all && HAVE(mysql_errno) ? real_mysql_errno(m) : 0;
+	part_done(ci, ci->rows, 0, e ? error_num(e) : NULL);
+	if (!(HAVE(mysql_more_results) && real_mysql_more_results(m)))
+		query_end(ci);
+}
+
+EXPORT MYSQL_ROW STDCALL mysql_fetch_row(MYSQL_RES *res)
+{
+	REAL(mysql_fetch_row, NULL);
+	if (DBP_LIKELY(!__atomic_load_n(&use_results, __ATOMIC_RELAXED)) || !res ||
+	    !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_fetch_row(res);
+	MYSQL_ROW row = real_mysql_fetch_row(res);
+	int saved = errno;
+	struct my_res *ri = dbp_ptrmap_get(&results, res);
+	if (ri) {
+		struct my_conn *ci = conn_get((MYSQL *)ri->conn);
+		if (row && ci)
+			ci->rows++;
+		else if (!row)
+			use_result_end(res, 1);
+	}
+	errno = saved;
+	dbp_hook_leave();
+	return row;
+}
+
+EXPORT void STDCALL mysql_free_result(MYSQL_RES *res)
+{
+	REAL(mysql_free_result, );
+	/* Before the real free: the address may then be another result's. */
+	if (res && __atomic_load_n(&use_results, __ATOMIC_RELAXED) &&
+	    dbp_hook_enter(DBP_SHIM_MYSQL)) {
+		int saved = errno;
+		use_result_end(res, 0);
+		errno = saved;
+		dbp_hook_leave();
+	}
+	real_mysql_free_result(res);
+}
+
+EXPORT int STDCALL mysql_next_result(MYSQL *m)
+{
+	REAL(mysql_next_result, -1);
+	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_next_result(m);
+	int rc = real_mysql_next_result(m);
+	int saved = errno;
+	struct my_conn *ci = conn_get(m);
+	if (ci && ci->active) {
+		if (ci->awaiting) /* moved on without reading: what was read is the record */
+			part_done(ci, ci->rows, 0, NULL);
+		if (rc == 0)
+			result_ready(m, ci);
+		else if (rc > 0) {
+			part_done(ci, 0, 0, conn_error(m));
+			query_end(ci);
+		} else {
+			query_end(ci);
+		}
+	}
+	errno = saved;
+	dbp_hook_leave();
+	return rc;
+}
+
+/* ---- connections ---------------------------------------------------------------------------- */
+
+EXPORT MYSQL *STDCALL mysql_real_connect(MYSQL *m, const char *host, const char *user,
+					 const char *passwd, const char *db, unsigned int port,
+					 const char *unix_socket, unsigned long flags)
+{
+	REAL(mysql_real_connect, NULL);
+	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_real_connect(m, host, user, passwd, db, port, unix_socket, flags);
+	uint64_t t0 = dbp_ticks();
+	MYSQL *ret = real_mysql_real_connect(m, host, user, passwd, db, port, unix_socket, flags);
+	uint64_t t1 = dbp_ticks();
+	int saved = errno;
+	struct my_conn *ci = dbp_ptrmap_get(&conns, m);
+	if (ci)
+		my_conn_clear(ci);
+	else
+		ci = dbp_ptrmap_put(&conns, m);
+	tls_last_conn = NULL;
+	if (ci) {
+		/* A local connection goes through the Unix socket, whose path is the address. */
+		int local = !host || !strcmp(host, "localhost");
+		const char *addr = host;
+		if (local)
+			addr = unix_socket ? unix_socket : getenv("MYSQL_UNIX_PORT");
+		if (!addr)
+			addr = "localhost";
+		ci->server = dbp_str_get(DBP_STR_SERVER, addr, strlen(addr));
+		ci->port = (uint16_t)(local ? 0 : port ? port : 3306);
+		set_namespace(ci, db);
+		const char *ver =
+			ret && HAVE(mysql_get_server_info) ? real_mysql_get_server_info(m) : NULL;
+		ci->system = ver && strstr(ver, "MariaDB") ? DBP_DB_MARIADB : DBP_DB_MYSQL;
+		struct dbp_rec r = {
+			.query = &dbp_query_none,
+			.target = conn_target(ci),
+			.err = ret ? NULL : conn_error(m),
+			.t0 = t0,
+			.dur = t1 - t0,
+			.db_system = ci->system,
+			.flags = DBP_CALL_CONNECT | (ret ? 0 : DBP_CALL_ERROR),
+		};
+		dbp_ring_push(&r);
+	}
+	errno = saved;
+	dbp_hook_leave();
+	return ret;
+}
+
+EXPORT int STDCALL mysql_select_db(MYSQL *m, const char *db)
+{
+	REAL(mysql_select_db, 1);
+	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_select_db(m, db);
+	int rc = real_mysql_select_db(m, db);
+	if (rc == 0) {
+		int saved = errno;
+		struct my_conn *ci = conn_get(m);
+		if (ci)
+			set_namespace(ci, db);
+		errno = saved;
+	}
+	dbp_hook_leave();
+	return rc;
+}
+
+EXPORT my_bool STDCALL mysql_change_user(MYSQL *m, const char *user, const char *passwd,
+					 const char *db)
+{
+	REAL(mysql_change_user, 1);
+	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_change_user(m, user, passwd, db);
+	my_bool rc = real_mysql_change_user(m, user, passwd, db);
+	if (rc == 0) {
+		int saved = errno;
+		struct my_conn *ci = conn_get(m);
+		if (ci)
+			set_namespace(ci, db);
+		errno = saved;
+	}
+	dbp_hook_leave();
+	return rc;
+}
+
+EXPORT void STDCALL mysql_close(MYSQL *m)
+{
+	REAL(mysql_close, );
+	/* Forgotten first: once freed, the address can be another thread's new connection. */
+	if (m && __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_NOT_READY) {
+		int saved = errno;
+		struct my_conn *ci = dbp_ptrmap_get(&conns, m);
+		if (ci) {
+			if (ci->use_res) {
+				dbp_ptrmap_del(&results, ci->use_res);
+				__atomic_sub_fetch(&use_results, 1, __ATOMIC_RELAXED);
+			}
+			my_conn_clear(ci);
+			dbp_ptrmap_del(&conns, m);
+		}
+		tls_last_conn = NULL;
+		errno = saved;
+	}
+	real_mysql_close(m);
+}
+
+/* ---- prepared statements ------------------------------------------------------------------- */
+
+static const struct dbp_str_ent *stmt_error(MYSQL_STMT *st)
+{
+	return error_num(HAVE(mysql_stmt_errno) ? real_mysql_stmt_errno(st) : 0);
+}
+
+static struct my_conn *stmt_conn(struct my_stmt *si)
+{
+	return si->conn ? conn_get((MYSQL *)si->conn) : NULL;
+}
+
+/* An execution ends: all rows read, an error, or the program moved on. */
+static void stmt_done(struct my_stmt *si, uint64_t rows, uint64_t affected,
+		      const struct dbp_str_ent *err)
+{
+	si->active = 0;
+	if (!si->q)
+		return; /* prepared before we were armed: its text is unknown */
+	emit(stmt_conn(si), si->q, si->t0, dbp_ticks(), rows, affected, err);
+}
+
+EXPORT MYSQL_STMT *STDCALL mysql_stmt_init(MYSQL *m)
+{
+	REAL(mysql_stmt_init, NULL);
+	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_stmt_init(m);
+	MYSQL_STMT *st = real_mysql_stmt_init(m);
+	if (st) {
+		int saved = errno;
+		struct my_stmt *si = dbp_ptrmap_put(&stmts, st);
+		if (si)
+			si->conn = m;
+		tls_last_stmt = NULL;
+		errno = saved;
+	}
+	dbp_hook_leave();
+	return st;
+}
+
+EXPORT int STDCALL mysql_stmt_prepare(MYSQL_STMT *st, const char *q, unsigned long len)
+{
+	REAL(mysql_stmt_prepare, 1);
+	if (!st || !q || !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_stmt_prepare(st, q, len);
+	uint64_t t0 = dbp_ticks();
+	int rc = real_mysql_stmt_prepare(st, q, len);
+	int saved = errno;
+	struct my_stmt *si = stmt_get(st);
+	if (si) {
+		si->active = 0;
+		si->q = dbp_query_get(q, len);
+		/* A failed prepare is one failed call: that is where syntax errors show. */
+		if (rc != 0) {
+			si->t0 = t0;
+			stmt_done(si, 0, 0, stmt_error(st));
+			si->q = NULL;
+		}
+	}
+	errno = saved;
+	dbp_hook_leave();
+	return rc;
+}
+
+static void stmt_executed(MYSQL_STMT *st, struct my_stmt *si, int rc)
+{
+	if (rc != 0) {
+		stmt_done(si, 0, 0, stmt_error(st));
+		return;
+	}
+	unsigned fields = HAVE(mysql_stmt_field_count) ? real_mysql_stmt_field_count(st) : 0;
+	if (fields) {
+		si->active = 1; /* rows come through store_result / fetch */
+		si->rows = 0;
+		return;
+	}
+	uint64_t affected = HAVE(mysql_stmt_affected_rows) ? real_mysql_stmt_affected_rows(st) : 0;
+	stmt_done(si, 0, affected == (uint64_t)-1 ? 0 : affected, NULL);
+}
+
+EXPORT int STDCALL mysql_stmt_execute(MYSQL_STMT *st)
+{
+	REAL(mysql_stmt_execute, 1);
+	if (!st || !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_stmt_execute(st);
+	struct my_stmt *si = stmt_get(st);
+	if (si && si->active) {
+		int saved = errno;
+		stmt_done(si, si->rows, 0, NULL); /* the previous execution's rows end here */
+		errno = saved;
+	}
+	uint64_t t0 = dbp_ticks();
+	int rc = real_mysql_stmt_execute(st);
+	if (si) {
+		int saved = errno;
+		si->t0 = t0;
+		stmt_executed(st, si, rc);
+		errno = saved;
+	}
+	dbp_hook_leave();
+	return rc;
+}
+
+EXPORT int STDCALL mysql_stmt_execute_direct(MYSQL_STMT *st, const char *q, size_t len)
+{
+	REAL(mysql_stmt_execute_direct, 1);
+	if (!st || !q || !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_stmt_execute_direct(st, q, len);
+	struct my_stmt *si = stmt_get(st);
+	if (si && si->active) {
+		int saved = errno;
+		stmt_done(si, si->rows, 0, NULL);
+		errno = saved;
+	}
+	uint64_t t0 = dbp_ticks();
+	int rc = real_mysql_stmt_execute_direct(st, q, len);
+	if (si) {
+		int saved = errno;
+		/* (size_t)-1: a NUL-terminated text, as MariaDB allows */
+		si->q = dbp_query_get(q, len == (size_t)-1 ? strlen(q) : len);
+		si->t0 = t0;
+		stmt_executed(st, si, rc);
+		errno = saved;
+	}
+	dbp_hook_leave();
+	return rc;
+}
+
+EXPORT int STDCALL mysql_stmt_store_result(MYSQL_STMT *st)
+{
+	REAL(mysql_stmt_store_result, 1);
+	if (!st || !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_stmt_store_result(st);
+	int rc = real_mysql_stmt_store_result(st);
+	int saved = errno;
+	struct my_stmt *si = stmt_get(st);
+	if (si && si->active) {
+		if (rc == 0)
+			stmt_done(si, HAVE(mysql_stmt_num_rows) ? real_mysql_stmt_num_rows(st) : 0,
+				  0, NULL);
+		else
+			stmt_done(si, 0, 0, stmt_error(st));
+	}
+	errno = saved;
+	dbp_hook_leave();
+	return rc;
+}
+
+EXPORT int STDCALL mysql_stmt_fetch(MYSQL_STMT *st)
+{
+	REAL(mysql_stmt_fetch, 1);
+	if (!st || !dbp_hook_enter(DBP_SHIM_MYSQL))
+		return real_mysql_stmt_fetch(st);
+	int rc = real_mysql_stmt_fetch(st);
+	struct my_stmt *si = stmt_get(st);
+	if (si && si->active) {
+		int saved = errno;
+		if (rc == 0 || rc == MYSQL_DATA_TRUNCATED)
+			si->rows++;
+		else if (rc == MYSQL_NO_DATA)
+			stmt_done(si, si->rows, 0, NULL);
+		else
+			stmt_done(si, si->rows, 0, stmt_error(st));
+		errno = saved;
+	}
+	dbp_hook_leave();
+	return rc;
+}
+
+/* Freeing, resetting or closing a statement with rows unread ends its execution there. */
+static void stmt_settle(MYSQL_STMT *st, int forget)
+{
+	if (__atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) == DBP_ST_NOT_READY)
+		return;
+	int saved = errno;
+	struct my_stmt *si = dbp_ptrmap_get(&stmts, st);
+	if (si && si->active && dbp_hook_enter(DBP_SHIM_MYSQL)) {
+		stmt_done(si, si->rows, 0, NULL);
+		dbp_hook_leave();
+	}
+	if (si && forget) {
+		dbp_ptrmap_del(&stmts, st);
+		tls_last_stmt = NULL;
+	}
+	errno = saved;
+}
+
+EXPORT my_bool STDCALL mysql_stmt_free_result(MYSQL_STMT *st)
+{
+	REAL(mysql_stmt_free_result, 1);
+	if (st && !dbp_tls_depth)
+		stmt_settle(st, 0);
+	return real_mysql_stmt_free_result(st);
+}
+
+EXPORT my_bool STDCALL mysql_stmt_reset(MYSQL_STMT *st)
+{
+	REAL(mysql_stmt_reset, 1);
+	if (st && !dbp_tls_depth)
+		stmt_settle(st, 0);
+	return real_mysql_stmt_reset(st);
+}
+
+EXPORT my_bool STDCALL mysql_stmt_close(MYSQL_STMT *st)
+{
+	REAL(mysql_stmt_close, 1);
+	/* Forgotten first, whatever the depth: the address will be reused. */
+	if (st)
+		stmt_settle(st, 1);
+	return real_mysql_stmt_close(st);
+}
