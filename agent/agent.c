@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "fdwatch.h"
 #include "intern.h"
 #include "log.h"
 #include "process.h"
@@ -50,10 +51,12 @@ static void fork_prepare(void)
 	dbp_ring_lock();
 	dbp_intern_lock();
 	dbp_ptrmap_lock_all();
+	dbp_fdwatch_lock();
 }
 
 static void fork_parent(void)
 {
+	dbp_fdwatch_unlock();
 	dbp_ptrmap_unlock_all();
 	dbp_intern_unlock();
 	dbp_ring_unlock();
@@ -63,6 +66,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+	dbp_fdwatch_unlock();
 	dbp_ptrmap_unlock_all();
 	dbp_intern_unlock();
 	dbp_ring_unlock();

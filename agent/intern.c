@@ -193,15 +193,27 @@ static long shape_of(const char *raw, size_t len, char *out)
 			}
 			i++;
 			break;
-		default:
-			if (c >= '0' && c <= '9' && (i == 0 || !shape_ident((unsigned char)raw[i - 1]))) {
-				out[n++] = '0'; /* a number's digits, whatever they are */
-				while (i < len && raw[i] >= '0' && raw[i] <= '9')
-					i++;
+		default: {
+			/* A number's digits, whatever they are; but not those of a name (t1), of a
+			 * numbered placeholder (?1, :1, which the normalizer keeps), or of a token
+			 * the digits only begin (0x1F, 1e5, 0b1). */
+			size_t j = i;
+			while (j < len && raw[j] >= '0' && raw[j] <= '9')
+				j++;
+			unsigned char prev = i ? (unsigned char)raw[i - 1] : ' ';
+			if (j > i && !shape_ident(prev) && prev != '?' && prev != ':' &&
+			    prev != '@' && (j == len || !shape_ident((unsigned char)raw[j]))) {
+				out[n++] = '0';
+				i = j;
+			} else if (j > i) {
+				memcpy(out + n, raw + i, j - i);
+				n += j - i;
+				i = j;
 			} else {
 				out[n++] = c;
 				i++;
 			}
+		}
 		}
 	}
 	return (long)n;
@@ -287,6 +299,19 @@ const struct dbp_str_ent *dbp_str_get(enum dbp_string_kind kind, const char *s, 
 		}
 		i = (i + 1) & (STR_SLOTS - 1);
 	}
+	if (!found && nstrs >= STR_CAP) {
+		/* Full: every new string of a kind shares one "(other)" entry, never NULL (an error
+		 * must still read as an error). */
+		static struct dbp_str_ent overflow[8];
+		struct dbp_str_ent *o = &overflow[kind & 7];
+		if (!o->str) {
+			o->id = 0x6f7468657200ull + (uint64_t)kind; /* "other" */
+			o->kind = (uint16_t)kind;
+			o->str = "(other)";
+			o->len = 7;
+		}
+		found = o;
+	}
 	if (!found && nstrs < STR_CAP) {
 		struct dbp_str_ent *e = calloc(1, sizeof *e);
 		char *copy = dup_bytes(s, len);
@@ -337,4 +362,13 @@ const struct dbp_target_ent *dbp_target_get(const struct dbp_str_ent *ns,
 	}
 	pthread_mutex_unlock(&lock);
 	return found;
+}
+
+const struct dbp_str_ent *dbp_error_get(const char *s, size_t len)
+{
+	static struct dbp_str_ent fallback = {
+		.id = 0x6572726f72ull, .kind = DBP_STR_ERROR_TYPE, .len = 5, .str = "error"
+	};
+	const struct dbp_str_ent *e = dbp_str_get(DBP_STR_ERROR_TYPE, s, len);
+	return e ? e : &fallback;
 }

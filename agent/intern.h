@@ -42,7 +42,10 @@ extern const struct dbp_query_ent dbp_query_none;
  * texts. Never NULL (out of memory or over the cap gives the shared
  * "other" entry). */
 const struct dbp_query_ent *dbp_query_get(const char *raw, size_t len);
+/* Never NULL but out of memory: past the cap, new strings share an "(other)" entry per kind. */
 const struct dbp_str_ent *dbp_str_get(enum dbp_string_kind kind, const char *s, size_t len);
+/* An error type: never NULL, so a failed call always reads as one. */
+const struct dbp_str_ent *dbp_error_get(const char *s, size_t len);
 /* The immortal entry for (ns, server, port); NULL only when out of memory or over the cap. */
 const struct dbp_target_ent *dbp_target_get(const struct dbp_str_ent *ns,
 					    const struct dbp_str_ent *server, uint16_t port);

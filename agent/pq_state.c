@@ -179,6 +179,11 @@ int pq_sql_command(const char *s, size_t len, char **name, size_t *body_off, siz
 		*name = identifier(s, len, &i);
 		return *name ? PQ_OP_EXECUTE : PQ_OP_NONE;
 	}
+	if (c0 == 'd' && keyword(s, len, i, "discard")) {
+		/* DISCARD ALL deallocates every prepared statement of the session. */
+		i = skip_blank(s, len, i + 7);
+		return keyword(s, len, i, "all") ? PQ_OP_DEALLOCATE : PQ_OP_NONE;
+	}
 	if (c0 == 'd' && keyword(s, len, i, "deallocate")) {
 		i = skip_blank(s, len, i + 10);
 		if (keyword(s, len, i, "prepare"))
@@ -211,7 +216,7 @@ static void note_sql_command(struct dbp_part *pt, const char *s, size_t len)
 
 int pq_pend_set_sql(struct pq_pend *p, const char *sql, size_t len, int split)
 {
-	return dbp_parts_set(&p->parts, sql, len, split, note_sql_command);
+	return dbp_parts_set(&p->parts, sql, len, split, DBP_DIALECT_PG, note_sql_command);
 }
 
 int pq_pend_set_prepare(struct pq_pend *p, const char *name, const char *sql)

@@ -15,6 +15,7 @@ enum pq_kind {
 	PQ_PREPARE,   /* a protocol-level prepare: recorded only if it fails */
 	PQ_DESCRIBE,  /* metadata only: its results are consumed, nothing is recorded */
 	PQ_SYNC,      /* a pipeline sync point: ends with a PGRES_PIPELINE_SYNC result */
+	PQ_CLOSE,     /* closing a prepared statement (PostgreSQL 17): its name goes */
 };
 
 /* What a statement does to the connection's prepared statements, by its SQL. */

@@ -124,7 +124,7 @@ static int rehash(struct dbp_ptrmap *m)
 	return 0;
 }
 
-void *dbp_ptrmap_put(struct dbp_ptrmap *m, const void *key)
+static void *put(struct dbp_ptrmap *m, const void *key, int fresh)
 {
 	struct dbp_ptrmap_val *v = NULL;
 	if (!__atomic_load_n(&m->registered, __ATOMIC_ACQUIRE))
@@ -138,7 +138,8 @@ void *dbp_ptrmap_put(struct dbp_ptrmap *m, const void *key)
 		const void *k = t->keys[i];
 		if (k == key) {
 			v = t->vals[i];
-			memset((char *)v + sizeof *v, 0, m->value_size - sizeof *v);
+			if (fresh)
+				memset((char *)v + sizeof *v, 0, m->value_size - sizeof *v);
 			goto out;
 		}
 		if (k == TOMB && reuse == SLOTS)
@@ -149,7 +150,7 @@ void *dbp_ptrmap_put(struct dbp_ptrmap *m, const void *key)
 	if (reuse == SLOTS && m->used >= MAX_USED) {
 		if (m->tombs > m->used / 4 && rehash(m) == 0) {
 			pthread_mutex_unlock(&m->lock);
-			return dbp_ptrmap_put(m, key);
+			return put(m, key, fresh);
 		}
 		if (!m->full_logged++)
 			dbp_log(1, "more than %u live handles: new ones are not tracked", MAX_USED);
@@ -172,6 +173,17 @@ void *dbp_ptrmap_put(struct dbp_ptrmap *m, const void *key)
 out:
 	pthread_mutex_unlock(&m->lock);
 	return v;
+}
+
+void *dbp_ptrmap_put(struct dbp_ptrmap *m, const void *key)
+{
+	return put(m, key, 1);
+}
+
+void *dbp_ptrmap_get_or_put(struct dbp_ptrmap *m, const void *key)
+{
+	void *v = dbp_ptrmap_get(m, key);
+	return v ? v : put(m, key, 0);
 }
 
 void dbp_ptrmap_del(struct dbp_ptrmap *m, const void *key)

@@ -43,6 +43,9 @@ void *dbp_ptrmap_get(struct dbp_ptrmap *m, const void *key);
  * address that comes back belongs to a new object). NULL when the map is full of live
  * handles (counted as a drop) or out of memory. */
 void *dbp_ptrmap_put(struct dbp_ptrmap *m, const void *key);
+/* The value for key, created zeroed if absent but never touched if present: for state learned
+ * lazily, where a lock-free get can miss an entry that is moving between tables. */
+void *dbp_ptrmap_get_or_put(struct dbp_ptrmap *m, const void *key);
 void dbp_ptrmap_del(struct dbp_ptrmap *m, const void *key);
 
 /* Fork handling for every map ever used. */

@@ -3,8 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#include "sqlnorm.h"
 
 #define MAX_PARTS 4096 /* statements told apart in one string; the rest is one last part */
 
@@ -49,6 +49,107 @@ int dbp_sql_blank(const char *s, size_t len)
 	return i >= len;
 }
 
+static int is_word(unsigned char c)
+{
+	return c == '_' || c == '$' || c >= 0x80 || (c >= '0' && c <= '9') ||
+	       ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* The word at s[i..j) is kw (lower case). */
+static int word_is(const char *s, size_t i, size_t j, const char *kw)
+{
+	return j - i == strlen(kw) && !strncasecmp(s + i, kw, j - i);
+}
+
+/* Past a quoted run opened at s[i] by q; backslash escapes too when esc. */
+static size_t skip_quoted(const char *s, size_t len, size_t i, char q, int esc)
+{
+	for (i++; i < len; i++) {
+		if (esc && s[i] == '\\') {
+			i++;
+		} else if (s[i] == q) {
+			if (i + 1 < len && s[i + 1] == q)
+				i++; /* doubled: one quote character */
+			else
+				return i + 1;
+		}
+	}
+	return len;
+}
+
+size_t dbp_sql_stmt_len(const char *s, size_t len, enum dbp_dialect d)
+{
+	int pg = d == DBP_DIALECT_PG;
+	unsigned parens = 0, atomic = 0;
+	size_t prev_word_i = 0, prev_word_j = 0;
+	for (size_t i = 0; i < len;) {
+		char c = s[i];
+		if (c == '\'') {
+			/* PostgreSQL's E'...' takes backslash escapes; MySQL's strings always do. */
+			int esc = !pg || (i > 0 && (s[i - 1] | 0x20) == 'e' &&
+					  (i < 2 || !is_word((unsigned char)s[i - 2])));
+			i = skip_quoted(s, len, i, c, esc);
+		} else if (c == '"') {
+			i = skip_quoted(s, len, i, c, !pg);
+		} else if (c == '`' && !pg) {
+			i = skip_quoted(s, len, i, c, 0);
+		} else if ((c == '-' && i + 1 < len && s[i + 1] == '-') || (c == '#' && !pg)) {
+			while (i < len && s[i] != '\n')
+				i++;
+		} else if (c == '/' && i + 1 < len && s[i + 1] == '*') {
+			if (pg) {
+				i = dbp_sql_skip_blank(s, len, i);
+			} else {
+				const char *e = i + 2 < len ? memmem(s + i + 2, len - i - 2, "*/", 2) : NULL;
+				i = e ? (size_t)(e - s) + 2 : len;
+			}
+		} else if (c == '$' && pg && (i == 0 || !is_word((unsigned char)s[i - 1]))) {
+			/* $tag$ ... $tag$ (a $1 parameter opens nothing) */
+			size_t j = i + 1;
+			while (j < len && s[j] != '$' && is_word((unsigned char)s[j]) &&
+			       !(j == i + 1 && s[j] >= '0' && s[j] <= '9'))
+				j++;
+			if (j < len && s[j] == '$') {
+				const char *e = j + 1 < len ? memmem(s + j + 1, len - j - 1, s + i,
+								     j + 1 - i)
+							    : NULL;
+				i = e ? (size_t)(e - s) + (j + 1 - i) : len;
+			} else {
+				i++;
+			}
+		} else if (c == '(') {
+			parens++;
+			i++;
+		} else if (c == ')') {
+			parens -= parens > 0;
+			i++;
+		} else if (c == ';') {
+			if (!parens && !atomic)
+				return i + 1;
+			i++;
+		} else if (is_word((unsigned char)c)) {
+			size_t j = i;
+			while (j < len && is_word((unsigned char)s[j]))
+				j++;
+			/* A function body in BEGIN ATOMIC ... END holds statements of its own
+			 * (CASE ... END nests inside it). */
+			if (pg && word_is(s, i, j, "atomic") &&
+			    word_is(s, prev_word_i, prev_word_j, "begin"))
+				atomic++;
+			else if (pg && atomic && word_is(s, i, j, "case"))
+				atomic++;
+			else if (pg && atomic && word_is(s, i, j, "end"))
+				atomic--;
+			prev_word_i = i;
+			prev_word_j = j;
+			i = j;
+		} else {
+			i++;
+		}
+	}
+	return len;
+}
+
 static void part_set(struct dbp_part *pt, const char *s, size_t len, dbp_part_note_fn note)
 {
 	pt->q = dbp_query_get(s, len);
@@ -69,7 +170,7 @@ void dbp_parts_free(struct dbp_parts *ps)
 }
 
 int dbp_parts_set(struct dbp_parts *ps, const char *sql, size_t len, int split,
-		  dbp_part_note_fn note)
+		  enum dbp_dialect dialect, dbp_part_note_fn note)
 {
 	ps->n = 1;
 	/* Most strings hold one statement, with no ';' or one at the very end: no lexing. */
@@ -84,7 +185,7 @@ int dbp_parts_set(struct dbp_parts *ps, const char *sql, size_t len, int split,
 	size_t off = 0, n = 0, cap = 0;
 	struct dbp_part *parts = NULL;
 	while (off < len) {
-		size_t k = n + 1 >= MAX_PARTS ? len - off : sqlnorm_stmt_len(sql + off, len - off);
+		size_t k = n + 1 >= MAX_PARTS ? len - off : dbp_sql_stmt_len(sql + off, len - off, dialect);
 		if (!k)
 			break;
 		if (!dbp_sql_blank(sql + off, k)) {

@@ -11,7 +11,7 @@
 
 struct dbp_part {
 	const struct dbp_query_ent *q;
-	/* For the caller's note (PostgreSQL's SQL-level PREPARE/EXECUTE/DEALLOCATE): */
+	/* The caller's: PostgreSQL's SQL PREPARE body, or what a prepared name meant before */
 	const struct dbp_query_ent *body;
 	char *name; /* owned */
 	uint8_t op;
@@ -23,13 +23,23 @@ struct dbp_parts {
 	struct dbp_part *many; /* owned; NULL when n <= 1 */
 };
 
+/* Whose rules split statements: quotes, comments, escapes, and compound bodies differ. */
+enum dbp_dialect {
+	DBP_DIALECT_PG,    /* E'' escapes, $$ quotes, nested comments, BEGIN ATOMIC ... END */
+	DBP_DIALECT_MYSQL, /* backslash escapes, backticks, # comments */
+};
+
+/* Length of the first statement of s[0..len), its ';' included (all of it when none ends it).
+ * A ';' inside quotes, comments, parentheses or a function body does not end a statement. */
+size_t dbp_sql_stmt_len(const char *s, size_t len, enum dbp_dialect d);
+
 /* Called on each part once its q is set, to read more of its text. */
 typedef void (*dbp_part_note_fn)(struct dbp_part *pt, const char *s, size_t len);
 
 /* Splits sql into parts (split 0: one part, whatever it holds). Empty statements are no parts;
  * an empty string is one part (servers answer it). Returns 0, or -1 when out of memory. */
 int dbp_parts_set(struct dbp_parts *ps, const char *sql, size_t len, int split,
-		  dbp_part_note_fn note);
+		  enum dbp_dialect dialect, dbp_part_note_fn note);
 void dbp_parts_free(struct dbp_parts *ps);
 
 static inline struct dbp_part *dbp_parts_at(struct dbp_parts *ps, unsigned i)

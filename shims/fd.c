@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "fdwatch.h"
 #include "process.h"
 #include "resolve.h"
 #include "sender.h"
@@ -25,6 +26,25 @@ static int guarded(int lo, int hi)
 	int s = __atomic_load_n(&dbp_sender_sock, __ATOMIC_ACQUIRE);
 	return DBP_UNLIKELY(s >= lo && s <= hi && s >= 0) && !dbp_tls_busy &&
 	       __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) == DBP_ST_RUNNING;
+}
+
+/* A followed connection's number is about to mean something else. From a signal handler (or
+ * the agent itself) the table's lock is off limits: the entry is only abandoned then. */
+static void unfollow(int lo, int hi)
+{
+	if (DBP_LIKELY(!__atomic_load_n(&dbp_fdwatch_live, __ATOMIC_RELAXED)))
+		return;
+	if (dbp_tls_busy || dbp_tls_depth) {
+		for (int fd = lo; fd <= hi && fd < DBP_FDWATCH_MAX; fd++) {
+			struct dbp_fdwatch *e = dbp_fdwatch_get(fd);
+			if (e)
+				mywire_abandon(&e->w);
+		}
+		return;
+	}
+	int saved = errno;
+	dbp_fdwatch_forget(lo, hi);
+	errno = saved;
 }
 
 static void vacate(int lo, int hi)
@@ -48,6 +68,7 @@ EXPORT int close(int fd)
 		return (int)syscall(SYS_close, fd);
 	if (guarded(fd, fd))
 		vacate(fd, fd);
+	unfollow(fd, fd);
 	return real_close(fd);
 }
 
@@ -57,6 +78,8 @@ EXPORT int dup2(int oldfd, int newfd)
 		return (int)syscall(SYS_dup2, oldfd, newfd);
 	if (oldfd != newfd && guarded(newfd, newfd))
 		vacate(newfd, newfd);
+	if (oldfd != newfd)
+		unfollow(newfd, newfd);
 	return real_dup2(oldfd, newfd);
 }
 
@@ -66,6 +89,8 @@ EXPORT int dup3(int oldfd, int newfd, int flags)
 		return (int)syscall(SYS_dup3, oldfd, newfd, flags);
 	if (oldfd != newfd && guarded(newfd, newfd))
 		vacate(newfd, newfd);
+	if (oldfd != newfd)
+		unfollow(newfd, newfd);
 	return real_dup3(oldfd, newfd, flags);
 }
 
@@ -77,5 +102,7 @@ EXPORT int close_range(unsigned first, unsigned last, int flags)
 	int hi = last > 0x7fffffffu ? 0x7fffffff : (int)last;
 	if (first <= 0x7fffffffu && guarded((int)first, hi))
 		vacate((int)first, hi);
+	if (first <= 0x7fffffffu)
+		unfollow((int)first, hi);
 	return real_close_range(first, last, flags);
 }

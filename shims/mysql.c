@@ -148,7 +148,7 @@ static const struct dbp_str_ent *error_num(unsigned n)
 {
 	char buf[16];
 	int len = snprintf(buf, sizeof buf, "%u", n ? n : 2000 /* CR_UNKNOWN_ERROR */);
-	return dbp_str_get(DBP_STR_ERROR_TYPE, buf, (size_t)len);
+	return dbp_error_get(buf, (size_t)len);
 }
 
 static const struct dbp_str_ent *conn_error(MYSQL *m)
@@ -232,7 +232,7 @@ static void query_start(MYSQL *m, const char *q, size_t len, uint64_t t0)
 	if (ci) {
 		abandon(ci);
 		dbp_parts_free(&ci->parts);
-		if (dbp_parts_set(&ci->parts, q, len, 1, NULL) == 0) {
+		if (dbp_parts_set(&ci->parts, q, len, 1, DBP_DIALECT_MYSQL, NULL) == 0) {
 			ci->active = 1;
 			ci->cur = 0;
 			ci->t0 = t0;

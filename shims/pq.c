@@ -19,8 +19,12 @@
 
 static const char *const sonames[] = { "libpq.so.5", "libpq.so", NULL };
 
-/* PostgreSQL 17's sync without a flush; declared here so older headers build. */
+/* PostgreSQL 17's; declared here so older headers build. */
 int PQsendPipelineSync(PGconn *conn);
+int PQsendClosePrepared(PGconn *conn, const char *name);
+int PQsendClosePortal(PGconn *conn, const char *name);
+PGresult *PQclosePrepared(PGconn *conn, const char *name);
+PGresult *PQclosePortal(PGconn *conn, const char *name);
 
 #define REAL_FUNCS(X)                                                                              \
 	X(PGconn *, PQconnectdb, (const char *))                                                   \
@@ -56,6 +60,11 @@ int PQsendPipelineSync(PGconn *conn);
 	X(PGresult *, PQgetResult, (PGconn *))                                                     \
 	X(int, PQpipelineSync, (PGconn *))                                                         \
 	X(int, PQsendPipelineSync, (PGconn *))                                                     \
+	X(int, PQsendClosePrepared, (PGconn *, const char *))                                      \
+	X(int, PQsendClosePortal, (PGconn *, const char *))                                        \
+	X(PGresult *, PQclosePrepared, (PGconn *, const char *))                                   \
+	X(PGresult *, PQclosePortal, (PGconn *, const char *))                                     \
+	X(int, PQsetClientEncoding, (PGconn *, const char *))                                      \
 	X(ExecStatusType, PQresultStatus, (const PGresult *))                                      \
 	X(int, PQntuples, (const PGresult *))                                                      \
 	X(char *, PQcmdTuples, (PGresult *))                                                       \
@@ -104,6 +113,7 @@ static DBP_TLS struct pq_conn *tls_last_ci;
 struct sync_call {
 	PGconn *conn;
 	int sent; /* the inner send was seen and queued */
+	int got;  /* an inner PQgetResult was seen */
 };
 static DBP_TLS struct sync_call *tls_sync;
 
@@ -124,9 +134,8 @@ static struct pq_conn *conn_get(PGconn *conn)
 	struct pq_conn *ci = tls_last_ci;
 	if (DBP_LIKELY(tls_last_conn == conn && ci && ci->hdr.key == conn))
 		return ci;
-	ci = dbp_ptrmap_get(&conns, conn);
-	if (!ci) /* connected before we were armed */
-		ci = dbp_ptrmap_put(&conns, conn);
+	/* Connected before we were armed: learned now, never reset if it merely moved tables. */
+	ci = dbp_ptrmap_get_or_put(&conns, conn);
 	tls_last_conn = conn;
 	tls_last_ci = ci;
 	return ci;
@@ -140,6 +149,8 @@ static const struct dbp_target_ent *conn_target(struct pq_conn *ci)
 	return ci->target;
 }
 
+static void flush_held(struct pq_conn *ci);
+
 static void conn_forget(PGconn *conn)
 {
 	if (!conn || __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) == DBP_ST_NOT_READY)
@@ -147,6 +158,10 @@ static void conn_forget(PGconn *conn)
 	int saved = errno;
 	struct pq_conn *ci = dbp_ptrmap_get(&conns, conn);
 	if (ci) {
+		if (dbp_hook_enter(DBP_SHIM_PQ)) {
+			flush_held(ci);
+			dbp_hook_leave();
+		}
 		pq_conn_clear(ci);
 		dbp_ptrmap_del(&conns, conn);
 	}
@@ -158,7 +173,7 @@ static void conn_forget(PGconn *conn)
 
 static const struct dbp_str_ent *err_str(const char *s)
 {
-	return dbp_str_get(DBP_STR_ERROR_TYPE, s, strlen(s));
+	return dbp_error_get(s, strlen(s));
 }
 
 /* error.type of a failed result: the SQLSTATE, or a class of our own when libpq made the error
@@ -270,6 +285,37 @@ static void part_done(struct pq_conn *ci, struct pq_pend *p, uint64_t t1)
 	p->cur++;
 }
 
+/* A statement's final result came at held_t1: the statement ended there. libpq's NULL after
+ * it only confirms that nothing follows, and a program may take it much later, or never (it
+ * may finish the connection after the last result it wanted). */
+static void end_held(struct pq_conn *ci, struct pq_pend *p)
+{
+	if (p->held && p->cur < p->parts.n)
+		part_done(ci, p, p->held_t1);
+	p->held = 0;
+}
+
+/* Calls that will see no more results (the connection is finished, reset, or its queue is
+ * cleared): the statements whose final results did come are recorded. */
+static void flush_held(struct pq_conn *ci)
+{
+	for (unsigned i = 0; i < ci->qlen; i++) {
+		struct pq_pend *p = &ci->queue[(ci->qhead + i) % ci->qcap];
+		if (p->kind == PQ_QUERY)
+			end_held(ci, p);
+	}
+}
+
+/* A prepare that failed (or that a pipeline skipped): the name keeps what it had. */
+static void prepare_undo(struct pq_conn *ci, struct pq_pend *p)
+{
+	struct dbp_part *pt = dbp_parts_at(&p->parts, 0);
+	if (pt->body) /* the statement it named before */
+		pq_prep_put(ci, pt->name, pt->body);
+	else
+		pq_prep_del_if(ci, pt->name, pt->q);
+}
+
 /* What PQgetResult returned, matched against the oldest call still waiting for results. */
 static void on_result(PGconn *conn, PGresult *res, uint64_t t1)
 {
@@ -281,33 +327,41 @@ static void on_result(PGconn *conn, PGresult *res, uint64_t t1)
 		/* The end of one call's results (in a pipeline: of one queued call). */
 		if (p->kind == PQ_SYNC)
 			return; /* a sync point ends with its own result, never with NULL */
-		if (p->kind == PQ_QUERY && p->held && p->cur < p->parts.n)
-			part_done(ci, p, t1);
+		if (p->kind == PQ_QUERY)
+			end_held(ci, p);
 		pq_queue_pop(ci);
 		return;
 	}
 	ExecStatusType s = HAVE(PQresultStatus) ? real_PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (s == PGRES_PIPELINE_SYNC) {
-		if (p->kind == PQ_SYNC)
+		/* Its sync point, and whatever is queued before it (calls whose results we did not
+		 * see): the pipeline is back in step either way. */
+		for (unsigned n = ci->qlen; n--;) {
+			struct pq_pend *h = pq_queue_head(ci);
+			int sync = h->kind == PQ_SYNC;
+			if (h->kind == PQ_QUERY)
+				end_held(ci, h);
 			pq_queue_pop(ci);
+			if (sync)
+				break;
+		}
 		return;
 	}
+	int partial = s == PGRES_COPY_IN || s == PGRES_COPY_OUT || s == PGRES_COPY_BOTH ||
+		      s == PGRES_SINGLE_TUPLE || s == 12 /* PG 17's PGRES_TUPLES_CHUNK */;
 	switch (p->kind) {
 	case PQ_QUERY:
-		if (s == PGRES_COPY_IN || s == PGRES_COPY_OUT || s == PGRES_COPY_BOTH) {
-			p->copy = (uint8_t)s; /* the statement runs on until the copy's final result */
-			return;
-		}
-		if (s == PGRES_SINGLE_TUPLE || s == 12 /* PG 17's PGRES_TUPLES_CHUNK */) {
-			p->st.rows += HAVE(PQntuples) ? (uint64_t)real_PQntuples(res) : 0;
-			return;
-		}
-		/* A statement's final result. In a string of several, the one before it ended
-		 * when this one's result arrived; the last one ends with the NULL. */
-		if (p->held && p->cur < p->parts.n)
-			part_done(ci, p, p->held_t1);
+		/* Any result after a statement's final one belongs to the next statement. */
+		end_held(ci, p);
 		if (p->cur >= p->parts.n)
 			return; /* more results than statements we split: nothing to pin them on */
+		if (partial) {
+			if (s == PGRES_SINGLE_TUPLE || s == 12)
+				p->st.rows += HAVE(PQntuples) ? (uint64_t)real_PQntuples(res) : 0;
+			else
+				p->copy = (uint8_t)s; /* it runs on until the copy's final result */
+			return;
+		}
 		add_result(conn, p, res, s);
 		p->held = 1;
 		p->held_t1 = t1;
@@ -315,13 +369,16 @@ static void on_result(PGconn *conn, PGresult *res, uint64_t t1)
 	case PQ_PREPARE:
 		if (s == PGRES_FATAL_ERROR || s == PGRES_BAD_RESPONSE) {
 			/* A failed prepare is one failed call: that is where syntax errors show. */
-			struct dbp_part *pt = dbp_parts_at(&p->parts, 0);
 			struct pq_stats st = { .err = result_error(conn, res) };
-			/* 42P05: the name was taken, and the statement under it still stands. */
-			if (strcmp(st.err->str, "42P05") != 0)
-				pq_prep_del_if(ci, pt->name, pt->q);
-			emit(ci, pt->q, p->t0, t1, &st);
+			prepare_undo(ci, p);
+			emit(ci, dbp_parts_at(&p->parts, 0)->q, p->t0, t1, &st);
+		} else if (s == PGRES_PIPELINE_ABORTED) {
+			prepare_undo(ci, p);
 		}
+		break;
+	case PQ_CLOSE:
+		if (s == PGRES_COMMAND_OK)
+			pq_prep_del(ci, p->parts.one.name);
 		break;
 	default:
 		break;
@@ -335,10 +392,13 @@ static struct pq_pend *on_send(PGconn *conn, enum pq_kind kind, uint64_t t0)
 	if (!ci)
 		return NULL;
 	/* Outside a pipeline a send finds the queue empty, unless we missed results (taken by a
-	 * path we do not see): those calls are over, whatever they did. */
-	if (ci->qlen && kind != PQ_SYNC && HAVE(PQpipelineStatus) &&
-	    real_PQpipelineStatus(conn) == PQ_PIPELINE_OFF)
+	 * path we do not see): those calls are over, whatever they did. Not for a synchronous
+	 * describe or close, queued before libpq drains what is pending. */
+	if (ci->qlen && kind != PQ_SYNC && kind != PQ_DESCRIBE && kind != PQ_CLOSE &&
+	    HAVE(PQpipelineStatus) && real_PQpipelineStatus(conn) == PQ_PIPELINE_OFF) {
+		flush_held(ci);
 		pq_queue_clear(ci);
+	}
 	struct pq_pend *p = pq_queue_push(ci);
 	if (p) {
 		p->kind = (uint8_t)kind;
@@ -376,10 +436,12 @@ static void connected(PGconn *conn, uint64_t t0)
 		return; /* out of memory in libpq: nothing to attach the attempt to */
 	int saved = errno;
 	struct pq_conn *ci = dbp_ptrmap_get(&conns, conn);
-	if (ci)
+	if (ci) {
+		flush_held(ci);
 		pq_conn_clear(ci);
-	else
+	} else {
 		ci = dbp_ptrmap_put(&conns, conn);
+	}
 	tls_last_conn = NULL;
 	if (ci)
 		emit_connect(ci, t0, HAVE(PQstatus) && real_PQstatus(conn) == CONNECTION_OK);
@@ -422,10 +484,12 @@ static void connect_started(PGconn *conn, uint64_t t0)
 		return;
 	int saved = errno;
 	struct pq_conn *ci = dbp_ptrmap_get(&conns, conn);
-	if (ci)
+	if (ci) {
+		flush_held(ci);
 		pq_conn_clear(ci);
-	else
+	} else {
 		ci = dbp_ptrmap_put(&conns, conn);
+	}
 	tls_last_conn = NULL;
 	if (ci) {
 		ci->connect_t0 = t0;
@@ -543,6 +607,13 @@ static void send_query(PGconn *conn, const char *sql, uint64_t t0, int split)
 	struct pq_pend *p = on_send(conn, PQ_QUERY, t0);
 	if (p && pq_pend_set_sql(p, sql, strlen(sql), split) < 0)
 		pq_queue_drop_tail(conn_get(conn));
+	/* The extended protocol parses the text into the unnamed statement (what a later
+	 * PQexecPrepared(conn, "") runs); a simple query destroys that statement. */
+	struct pq_conn *ci = conn_get(conn);
+	if (ci && !split && p)
+		pq_prep_put(ci, "", p->parts.one.q);
+	else if (ci && ci->nprep)
+		pq_prep_del(ci, "");
 	errno = saved;
 }
 
@@ -594,9 +665,12 @@ static void send_prepare(PGconn *conn, const char *name, const char *sql, uint64
 		pq_queue_drop_tail(ci);
 		p = NULL;
 	}
-	/* Mapped now: executions queued behind it in a pipeline already name it. */
-	if (p)
+	/* Mapped now: executions queued behind it in a pipeline already name it. What the name
+	 * meant before is kept, for a prepare that fails (the old statement then stands). */
+	if (p) {
+		p->parts.one.body = pq_prep_get(ci, p->parts.one.name);
 		pq_prep_put(ci, p->parts.one.name, p->parts.one.q);
+	}
 	errno = saved;
 }
 
@@ -679,6 +753,38 @@ EXPORT int PQsendDescribePortal(PGconn *conn, const char *name)
 	return ok;
 }
 
+static int send_close(PGconn *conn, const char *name, int ok)
+{
+	if (ok) {
+		int saved = errno;
+		struct pq_pend *p = on_send(conn, PQ_CLOSE, 0);
+		if (p && !(p->parts.one.name = strdup(name ? name : "")))
+			p->kind = PQ_DESCRIBE;
+		errno = saved;
+	}
+	return ok;
+}
+
+EXPORT int PQsendClosePrepared(PGconn *conn, const char *name)
+{
+	REAL(PQsendClosePrepared, 0);
+	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
+		return real_PQsendClosePrepared(conn, name);
+	int ok = send_close(conn, name, real_PQsendClosePrepared(conn, name));
+	dbp_hook_leave();
+	return ok;
+}
+
+EXPORT int PQsendClosePortal(PGconn *conn, const char *name)
+{
+	REAL(PQsendClosePortal, 0);
+	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
+		return real_PQsendClosePortal(conn, name);
+	int ok = send_describe(conn, real_PQsendClosePortal(conn, name));
+	dbp_hook_leave();
+	return ok;
+}
+
 static int send_sync(PGconn *conn, int ok)
 {
 	if (ok) {
@@ -720,6 +826,8 @@ EXPORT PGresult *PQgetResult(PGconn *conn)
 	PGresult *res = real_PQgetResult(conn);
 	uint64_t t1 = dbp_ticks();
 	int saved = errno;
+	if (!outer)
+		tls_sync->got = 1;
 	on_result(conn, res, t1);
 	errno = saved;
 	pq_leave(outer);
@@ -824,30 +932,72 @@ EXPORT PGresult *PQprepare(PGconn *conn, const char *name, const char *sql, int 
 	return res;
 }
 
-/* libpq sends a describe through a function of its own, past our hooks: it is queued here, so
- * that the results the inner PQgetResult sees are matched to it. */
-#define SYNC_DESCRIBE(name, ...)                                 \
+/* libpq sends a describe (or close) through a function of its own, past our hooks: it is
+ * queued here, so that the results the inner PQgetResult sees are matched to it. Not in a
+ * pipeline, where libpq refuses synchronous calls; and taken back if no result was seen. */
+static PGresult *sync_meta(PGconn *conn, enum pq_kind kind, const char *name,
+			   PGresult *(*real)(PGconn *, const char *))
+{
+	struct sync_call sc = { .conn = conn };
+	int saved = errno;
+	struct pq_pend *p = NULL;
+	if (HAVE(PQpipelineStatus) && real_PQpipelineStatus(conn) == PQ_PIPELINE_OFF) {
+		p = on_send(conn, kind, 0);
+		if (p && kind == PQ_CLOSE && !(p->parts.one.name = strdup(name ? name : "")))
+			p->kind = PQ_DESCRIBE; /* no name to forget: still consumes its results */
+	}
+	errno = saved;
+	tls_sync = &sc;
+	PGresult *res = real(conn, name);
+	tls_sync = NULL;
+	if (p && !sc.got) {
+		saved = errno;
+		struct pq_conn *ci = conn_get(conn);
+		if (ci && ci->qlen && ci->queue[(ci->qhead + ci->qlen - 1) % ci->qcap].kind == kind)
+			pq_queue_drop_tail(ci);
+		errno = saved;
+	}
+	return res;
+}
+
+#define SYNC_META(name, kind)                                    \
 	do {                                                     \
 		REAL(name, NULL);                                \
 		if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))       \
-			return real_##name(__VA_ARGS__);         \
-		struct sync_call sc = { .conn = conn };          \
-		int saved = errno;                               \
-		on_send(conn, PQ_DESCRIBE, 0);                   \
-		errno = saved;                                   \
-		tls_sync = &sc;                                  \
-		PGresult *res = real_##name(__VA_ARGS__);        \
-		tls_sync = NULL;                                 \
+			return real_##name(conn, arg);           \
+		PGresult *res = sync_meta(conn, kind, arg, real_##name); \
 		dbp_hook_leave();                                \
 		return res;                                      \
 	} while (0)
 
-EXPORT PGresult *PQdescribePrepared(PGconn *conn, const char *name)
+EXPORT PGresult *PQdescribePrepared(PGconn *conn, const char *arg)
 {
-	SYNC_DESCRIBE(PQdescribePrepared, conn, name);
+	SYNC_META(PQdescribePrepared, PQ_DESCRIBE);
 }
 
-EXPORT PGresult *PQdescribePortal(PGconn *conn, const char *name)
+EXPORT PGresult *PQdescribePortal(PGconn *conn, const char *arg)
 {
-	SYNC_DESCRIBE(PQdescribePortal, conn, name);
+	SYNC_META(PQdescribePortal, PQ_DESCRIBE);
+}
+
+/* PostgreSQL 17's closes: a prepared statement closed is a name forgotten. */
+EXPORT PGresult *PQclosePrepared(PGconn *conn, const char *arg)
+{
+	SYNC_META(PQclosePrepared, PQ_CLOSE);
+}
+
+EXPORT PGresult *PQclosePortal(PGconn *conn, const char *arg)
+{
+	SYNC_META(PQclosePortal, PQ_DESCRIBE);
+}
+
+/* libpq runs a SET of its own through PQexec: that is not the program's statement. */
+EXPORT int PQsetClientEncoding(PGconn *conn, const char *encoding)
+{
+	REAL(PQsetClientEncoding, -1);
+	if (!dbp_hook_enter(DBP_SHIM_PQ))
+		return real_PQsetClientEncoding(conn, encoding);
+	int rc = real_PQsetClientEncoding(conn, encoding);
+	dbp_hook_leave();
+	return rc;
 }

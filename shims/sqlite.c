@@ -128,7 +128,7 @@ static const struct dbp_str_ent *error_of(sqlite3 *db, int rc)
 	if ((ext & 0xff) != (rc & 0xff))
 		ext = rc;
 	const char *name = dbp_sqlite_error_name(ext);
-	return dbp_str_get(DBP_STR_ERROR_TYPE, name, strlen(name));
+	return dbp_error_get(name, strlen(name));
 }
 
 static struct stmt_info *stmt_track(sqlite3_stmt *st)

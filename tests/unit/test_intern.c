@@ -76,3 +76,32 @@ Test(intern, many_values_one_entry)
 		cr_assert_eq(get(buf), first);
 	}
 }
+
+Test(intern, placeholders_and_prefixed_numbers_keep_their_digits)
+{
+	/* Pairs whose fingerprints differ: a shared shape must never hand one the other's entry. */
+	const char *pairs[][2] = {
+		{ "INSERT INTO t(a, b) VALUES (?1, ?2)", "INSERT INTO t(a, b) VALUES (?2, ?1)" },
+		{ "UPDATE t SET a = ?1 WHERE id = ?2", "UPDATE t SET a = ?3 WHERE id = ?4" },
+		{ "SELECT a FROM t WHERE a = :1", "SELECT a FROM t WHERE a = :2" },
+		{ "SELECT 0x1F", "SELECT 1x1F" },
+		{ "SELECT 0b1 FROM t", "SELECT 5b1 FROM t" },
+	};
+	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+		const struct dbp_query_ent *a = get(pairs[i][0]), *b = get(pairs[i][1]);
+		cr_assert_eq(a->id, fp(pairs[i][0]), "%s", pairs[i][0]);
+		cr_assert_eq(b->id, fp(pairs[i][1]), "%s", pairs[i][1]);
+	}
+}
+
+Test(intern, a_full_string_table_still_names_errors)
+{
+	char buf[32];
+	for (int i = 0; i < 5000; i++) {
+		snprintf(buf, sizeof buf, "ns-%d", i);
+		cr_assert_not_null(dbp_str_get(DBP_STR_NAMESPACE, buf, strlen(buf)));
+	}
+	const struct dbp_str_ent *e = dbp_error_get("42P01", 5);
+	cr_assert_not_null(e);
+	cr_assert_eq(e->kind, DBP_STR_ERROR_TYPE);
+}

@@ -1,0 +1,66 @@
+/* fdwatch: the table of followed descriptors. */
+#include "fdwatch.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+struct dbp_fdwatch *dbp_fdwatch_tab[DBP_FDWATCH_MAX];
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dbp_fdwatch *free_list;
+unsigned dbp_fdwatch_live;
+
+struct dbp_fdwatch *dbp_fdwatch_add(int fd, mywire_emit_fn emit)
+{
+	if ((unsigned)fd >= DBP_FDWATCH_MAX)
+		return NULL;
+	dbp_fdwatch_forget(fd, fd);
+	pthread_mutex_lock(&lock);
+	struct dbp_fdwatch *e = free_list;
+	if (e)
+		free_list = e->next_free;
+	else
+		e = malloc(sizeof *e);
+	if (e) {
+		mywire_init(&e->w, emit);
+		e->server = NULL;
+		e->port = 0;
+		e->next_free = NULL;
+		dbp_fdwatch_live++;
+		__atomic_store_n(&dbp_fdwatch_tab[fd], e, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&lock);
+	return e;
+}
+
+void dbp_fdwatch_forget(int lo, int hi)
+{
+	if (lo < 0)
+		lo = 0;
+	if (hi >= DBP_FDWATCH_MAX)
+		hi = DBP_FDWATCH_MAX - 1;
+	if (!__atomic_load_n(&dbp_fdwatch_live, __ATOMIC_RELAXED) || lo > hi)
+		return;
+	pthread_mutex_lock(&lock);
+	for (int fd = lo; fd <= hi && dbp_fdwatch_live; fd++) {
+		struct dbp_fdwatch *e = dbp_fdwatch_tab[fd];
+		if (!e)
+			continue;
+		__atomic_store_n(&dbp_fdwatch_tab[fd], NULL, __ATOMIC_RELEASE);
+		mywire_free(&e->w);
+		e->next_free = free_list;
+		free_list = e;
+		dbp_fdwatch_live--;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+void dbp_fdwatch_lock(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+void dbp_fdwatch_unlock(void)
+{
+	pthread_mutex_unlock(&lock);
+}
