@@ -264,6 +264,10 @@ static void client_packet(struct mywire *w, uint8_t seq, uint32_t len, uint64_t 
 static void feed(struct mywire *w, struct mywire_stream *s, int out, const uint8_t *p, size_t n,
 		 uint64_t now)
 {
+	if (out && w->phase == MW_GREETING && n) {
+		w->phase = MW_OFF; /* the client spoke first: not MySQL */
+		return;
+	}
 	while (n && w->phase != MW_OFF) {
 		if (s->nhdr < 4) {
 			s->hdr[s->nhdr++] = *p++;
@@ -274,6 +278,13 @@ static void feed(struct mywire *w, struct mywire_stream *s, int out, const uint8
 				 (uint32_t)s->hdr[2] << 16;
 			s->left = s->len;
 			s->nhead = 0;
+			/* A greeting is the first packet, short: anything else is not MySQL, and
+			 * waiting for megabytes of it would only cost memory. */
+			if (!out && w->phase == MW_GREETING &&
+			    (s->hdr[3] != 0 || s->len < 3 || s->len > 1024)) {
+				w->phase = MW_OFF;
+				return;
+			}
 			if (out && !s->cont) {
 				uint32_t want = s->len < MYWIRE_TEXT_MAX ? s->len : MYWIRE_TEXT_MAX;
 				if (want > w->bufcap) {
