@@ -34,6 +34,9 @@ static void unfollow(int lo, int hi)
 {
 	if (DBP_LIKELY(!__atomic_load_n(&dbp_fdwatch_live, __ATOMIC_RELAXED)))
 		return;
+	/* In a vfork child (shared memory, its own descriptors) the table is the parent's. */
+	if ((uint32_t)syscall(SYS_getpid) != dbp_process()->pid)
+		return;
 	if (dbp_tls_busy || dbp_tls_depth) {
 		for (int fd = lo; fd <= hi && fd < DBP_FDWATCH_MAX; fd++) {
 			struct dbp_fdwatch *e = dbp_fdwatch_get(fd);

@@ -717,7 +717,9 @@ static void stmt_settle(MYSQL_STMT *st, int forget)
 	if (__atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) == DBP_ST_NOT_READY)
 		return;
 	int saved = errno;
-	struct my_stmt *si = dbp_ptrmap_get(&stmts, st);
+	struct my_stmt *si = tls_last_stmt == st && tls_last_si && tls_last_si->hdr.key == st
+				     ? tls_last_si
+				     : dbp_ptrmap_get(&stmts, st);
 	if (si && si->active && dbp_hook_enter(DBP_SHIM_MYSQL)) {
 		stmt_done(si, si->rows, 0, NULL);
 		dbp_hook_leave();
