@@ -22,8 +22,9 @@ extern unsigned dbp_fdwatch_live; /* entries in the table: 0 in almost every pro
 /* The entry following fd, or NULL: the read and write hooks' only cost for every other fd. */
 static inline struct dbp_fdwatch *dbp_fdwatch_get(int fd)
 {
-	return (unsigned)fd < DBP_FDWATCH_MAX ? __atomic_load_n(&dbp_fdwatch_tab[fd], __ATOMIC_ACQUIRE)
-					      : NULL;
+	return (unsigned)fd < DBP_FDWATCH_MAX
+		       ? __atomic_load_n(&dbp_fdwatch_tab[fd], __ATOMIC_ACQUIRE)
+		       : NULL;
 }
 
 /* Starts following fd (replacing whatever followed that number). NULL when out of memory. */

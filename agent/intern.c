@@ -140,7 +140,8 @@ static const struct dbp_query_ent *query_add(const struct sqlnorm_info *ni, char
 
 static int shape_ident(unsigned char c)
 {
-	return c == '_' || c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+	return c == '_' || c >= 0x80 || (c >= '0' && c <= '9') ||
+	       ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
 }
 
 /* The shape of raw into out (SHAPE_MAX bytes): its length, or -1 when the text holds anything
@@ -154,7 +155,11 @@ static long shape_of(const char *raw, size_t len, char *out)
 	for (size_t i = 0; i < len;) {
 		char c = raw[i];
 		switch (c) {
-		case '$': case '\\': case '#': case '[': case 0:
+		case '$':
+		case '\\':
+		case '#':
+		case '[':
+		case 0:
 			return -1;
 		case '-':
 		case '/':
@@ -260,7 +265,9 @@ const struct dbp_query_ent *dbp_query_get(const char *raw, size_t len)
 		char *copy = dup_bytes(shape, (size_t)slen);
 		if (copy) {
 			free(ss->shape);
-			*ss = (struct shape_slot){ .hash = sh, .len = (size_t)slen, .shape = copy, .q = q };
+			*ss = (struct shape_slot){
+				.hash = sh, .len = (size_t)slen, .shape = copy, .q = q
+			};
 		}
 	}
 	/* Folded texts are cached too: each is normalized, and counted, once. */
@@ -335,8 +342,8 @@ const struct dbp_str_ent *dbp_str_get(enum dbp_string_kind kind, const char *s, 
 const struct dbp_target_ent *dbp_target_get(const struct dbp_str_ent *ns,
 					    const struct dbp_str_ent *server, uint16_t port)
 {
-	uint64_t h = ((ns ? ns->id : 0) * 31 ^ (server ? server->id : 0)) * 0x9e3779b97f4a7c15ull ^
-		     port;
+	uint64_t h =
+		((ns ? ns->id : 0) * 31 ^ (server ? server->id : 0)) * 0x9e3779b97f4a7c15ull ^ port;
 	const struct dbp_target_ent *found = NULL;
 
 	pthread_mutex_lock(&lock);

@@ -92,7 +92,8 @@ static void response(struct mywire *w, uint32_t len, uint64_t now)
 		return;
 	if (w->cmd == CMD_INIT_DB) {
 		if (h[0] == 0x00 && w->pending_db)
-			w->ns = dbp_str_get(DBP_STR_NAMESPACE, w->pending_db, strlen(w->pending_db));
+			w->ns = dbp_str_get(DBP_STR_NAMESPACE, w->pending_db,
+					    strlen(w->pending_db));
 		w->cmd = CMD_NONE;
 		return;
 	}
@@ -189,8 +190,8 @@ static void handshake_response(struct mywire *w, uint8_t seq, uint32_t len)
 		w->phase = MW_OFF;
 		return;
 	}
-	w->caps = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-		  (uint32_t)b[3] << 24;
+	w->caps =
+		(uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 	/* TLS from here (an SSL request is the first 32 bytes alone), or compressed packets. */
 	if ((w->caps & CLIENT_SSL && len == 32) || w->caps & CLIENT_COMPRESS ||
 	    !(w->caps & CLIENT_PROTOCOL_41)) {

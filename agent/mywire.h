@@ -46,7 +46,7 @@ struct mywire {
 	uint64_t t0; /* start of the current statement */
 	struct dbp_parts parts;
 	uint16_t cur;
-	char *pending_db; /* COM_INIT_DB's name, until the server says OK */
+	char *pending_db;             /* COM_INIT_DB's name, until the server says OK */
 	const struct dbp_str_ent *ns; /* the current database: handshake, then COM_INIT_DB */
 };
 

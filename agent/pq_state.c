@@ -8,7 +8,6 @@
 #include "sqlnorm.h"
 #include "sqlparts.h"
 
-
 /* ---- the queue ------------------------------------------------------------------------------ */
 
 static void pend_free(struct pq_pend *p)
@@ -249,7 +248,8 @@ const struct dbp_query_ent *pq_exec_name_query(const char *name)
 	return dbp_query_get(buf, 8 + n);
 }
 
-/* ---- prepared statements by name -------------------------------------------------------------- */
+/* ---- prepared statements by name --------------------------------------------------------------
+ */
 
 static uint64_t name_hash(const char *name)
 {

@@ -33,10 +33,10 @@ struct pq_stats {
 
 /* One sent call waiting for its results. */
 struct pq_pend {
-	uint8_t kind; /* enum pq_kind */
-	uint8_t copy; /* a COPY is in progress: its libpq status (COPY_IN, COPY_OUT) */
-	uint8_t held; /* the current part has its final result; it ends at the next event */
-	uint16_t cur; /* the part running */
+	uint8_t kind;     /* enum pq_kind */
+	uint8_t copy;     /* a COPY is in progress: its libpq status (COPY_IN, COPY_OUT) */
+	uint8_t held;     /* the current part has its final result; it ends at the next event */
+	uint16_t cur;     /* the part running */
 	uint64_t t0;      /* start of the current part */
 	uint64_t held_t1; /* when the held part's result came */
 	struct pq_stats st;

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 #define MAX_PARTS 4096 /* statements told apart in one string; the rest is one last part */
 
 static int is_space(char ch)
@@ -85,7 +84,8 @@ size_t dbp_sql_stmt_len(const char *s, size_t len, enum dbp_dialect d)
 	for (size_t i = 0; i < len;) {
 		char c = s[i];
 		if (c == '\'') {
-			/* PostgreSQL's E'...' takes backslash escapes; MySQL's strings always do. */
+			/* PostgreSQL's E'...' takes backslash escapes; MySQL's strings always do.
+			 */
 			int esc = !pg || (i > 0 && (s[i - 1] | 0x20) == 'e' &&
 					  (i < 2 || !is_word((unsigned char)s[i - 2])));
 			i = skip_quoted(s, len, i, c, esc);
@@ -100,7 +100,9 @@ size_t dbp_sql_stmt_len(const char *s, size_t len, enum dbp_dialect d)
 			if (pg) {
 				i = dbp_sql_skip_blank(s, len, i);
 			} else {
-				const char *e = i + 2 < len ? memmem(s + i + 2, len - i - 2, "*/", 2) : NULL;
+				const char *e = i + 2 < len
+							? memmem(s + i + 2, len - i - 2, "*/", 2)
+							: NULL;
 				i = e ? (size_t)(e - s) + 2 : len;
 			}
 		} else if (c == '$' && pg && (i == 0 || !is_word((unsigned char)s[i - 1]))) {
@@ -185,7 +187,8 @@ int dbp_parts_set(struct dbp_parts *ps, const char *sql, size_t len, int split,
 	size_t off = 0, n = 0, cap = 0;
 	struct dbp_part *parts = NULL;
 	while (off < len) {
-		size_t k = n + 1 >= MAX_PARTS ? len - off : dbp_sql_stmt_len(sql + off, len - off, dialect);
+		size_t k = n + 1 >= MAX_PARTS ? len - off
+					      : dbp_sql_stmt_len(sql + off, len - off, dialect);
 		if (!k)
 			break;
 		if (!dbp_sql_blank(sql + off, k)) {

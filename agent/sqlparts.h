@@ -19,7 +19,7 @@ struct dbp_part {
 
 struct dbp_parts {
 	uint16_t n;
-	struct dbp_part one;    /* the common case, no allocation */
+	struct dbp_part one;   /* the common case, no allocation */
 	struct dbp_part *many; /* owned; NULL when n <= 1 */
 };
 

@@ -203,12 +203,12 @@ void dbp_render_agents(struct dbp_store *s, const struct dbp_request *r, struct 
 		for (int i = 0; i < DBP_DROP_REASON_COUNT; i++)
 			json_object_set_new(drops, dbp_drop_reason_names[i],
 					    json_integer((json_int_t)a->drops[i]));
-		json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:o}", "pid",
-				      (json_int_t)a->pid, "ppid", (json_int_t)a->ppid, "exe",
-				      a->exe, "service", a->service, "connected",
-				      !a->disconnected_unix_ns, "calls", (json_int_t)a->calls,
-				      "errors", (json_int_t)a->errors, "connects", (json_int_t)a->connects,
-				      "drops", drops);
+		json_t *o =
+			json_pack("{s:I, s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:o}", "pid",
+				  (json_int_t)a->pid, "ppid", (json_int_t)a->ppid, "exe", a->exe,
+				  "service", a->service, "connected", !a->disconnected_unix_ns,
+				  "calls", (json_int_t)a->calls, "errors", (json_int_t)a->errors,
+				  "connects", (json_int_t)a->connects, "drops", drops);
 		if (o) {
 			json_object_set_new(o, "started", iso_time(a->start_unix_ns));
 			json_array_append_new(arr, o);

@@ -164,9 +164,8 @@ static int on_call(void *ctx, const struct dbp_call *call)
 			       CACHE_SLOTS);
 	struct call_cache *cc = &c->cache[slot];
 	if (!(cc->valid && cc->qid == call->query_id && cc->nsid == call->namespace_id &&
-	      cc->errid == errid && cc->srvid == call->server_id &&
-	      cc->port == call->server_port && cc->connect == connect &&
-	      cc->system == call->db_system)) {
+	      cc->errid == errid && cc->srvid == call->server_id && cc->port == call->server_port &&
+	      cc->connect == connect && cc->system == call->db_system)) {
 		struct qtext *qt = connect ? NULL : dbp_idmap_get(&c->queries, call->query_id);
 		const char *empty = dbp_store_intern(st, "", 0);
 		const char *ns = call->namespace_id
@@ -174,9 +173,9 @@ static int on_call(void *ctx, const struct dbp_call *call)
 										 DBP_STR_NAMESPACE))
 					 : empty;
 		const char *srv =
-			call->server_id
-				? dbp_idmap_get(&c->strings, string_key(call->server_id, DBP_STR_SERVER))
-				: empty;
+			call->server_id ? dbp_idmap_get(&c->strings,
+							string_key(call->server_id, DBP_STR_SERVER))
+					: empty;
 		const char *err =
 			errid ? dbp_idmap_get(&c->strings, string_key(errid, DBP_STR_ERROR_TYPE))
 			      : NULL;
@@ -203,7 +202,8 @@ static int on_call(void *ctx, const struct dbp_call *call)
 			cc->series = dbp_store_conn_series(st, &w, err);
 		} else {
 			cc->stmt = dbp_store_stmt(st, &w, call->query_id, qt->text, qt->summary);
-			/* Folded statements keep their own summary out of the series: cardinality. */
+			/* Folded statements keep their own summary out of the series: cardinality.
+			 */
 			const char *summary =
 				cc->stmt && cc->stmt->fingerprint == DBP_OTHER_FINGERPRINT
 					? cc->stmt->summary

@@ -10,10 +10,9 @@
 #include "agent.h"
 #include "fdwatch.h"
 #include "process.h"
+#include "hook.h"
 #include "resolve.h"
 #include "sender.h"
-
-#define EXPORT __attribute__((visibility("default")))
 
 static int (*real_close)(int);
 static int (*real_dup2)(int, int);
@@ -65,7 +64,7 @@ static void vacate(int lo, int hi)
 	errno = saved;
 }
 
-EXPORT int close(int fd)
+DBP_EXPORT int close(int fd)
 {
 	if (DBP_UNLIKELY(!real_close) && !(real_close = dbp_resolve("close", NULL)))
 		return (int)syscall(SYS_close, fd);
@@ -75,7 +74,7 @@ EXPORT int close(int fd)
 	return real_close(fd);
 }
 
-EXPORT int dup2(int oldfd, int newfd)
+DBP_EXPORT int dup2(int oldfd, int newfd)
 {
 	if (DBP_UNLIKELY(!real_dup2) && !(real_dup2 = dbp_resolve("dup2", NULL)))
 		return (int)syscall(SYS_dup2, oldfd, newfd);
@@ -86,7 +85,7 @@ EXPORT int dup2(int oldfd, int newfd)
 	return real_dup2(oldfd, newfd);
 }
 
-EXPORT int dup3(int oldfd, int newfd, int flags)
+DBP_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	if (DBP_UNLIKELY(!real_dup3) && !(real_dup3 = dbp_resolve("dup3", NULL)))
 		return (int)syscall(SYS_dup3, oldfd, newfd, flags);
@@ -97,7 +96,7 @@ EXPORT int dup3(int oldfd, int newfd, int flags)
 	return real_dup3(oldfd, newfd, flags);
 }
 
-EXPORT int close_range(unsigned first, unsigned last, int flags)
+DBP_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	if (DBP_UNLIKELY(!real_close_range) &&
 	    !(real_close_range = dbp_resolve("close_range", NULL)))

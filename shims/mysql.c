@@ -13,10 +13,9 @@
 #include "intern.h"
 #include "my_state.h"
 #include "ptrmap.h"
+#include "hook.h"
 #include "resolve.h"
 #include "ring.h"
-
-#define EXPORT __attribute__((visibility("default")))
 
 /* ---- the real functions ---------------------------------------------------------------- */
 
@@ -26,65 +25,45 @@ static const char *const sonames[] = { "libmariadb.so.3", "libmysqlclient.so.21"
 /* MariaDB's one-round-trip prepare + execute; declared here so MySQL's headers build too. */
 int STDCALL mysql_stmt_execute_direct(MYSQL_STMT *stmt, const char *q, size_t len);
 
-#define REAL_FUNCS(X)                                                                              \
-	X(MYSQL *, mysql_real_connect,                                                             \
-	  (MYSQL *, const char *, const char *, const char *, const char *, unsigned int,          \
-	   const char *, unsigned long))                                                           \
-	X(void, mysql_close, (MYSQL *))                                                            \
-	X(int, mysql_select_db, (MYSQL *, const char *))                                           \
-	X(my_bool, mysql_change_user, (MYSQL *, const char *, const char *, const char *))         \
-	X(int, mysql_query, (MYSQL *, const char *))                                               \
-	X(int, mysql_real_query, (MYSQL *, const char *, unsigned long))                           \
-	X(int, mysql_send_query, (MYSQL *, const char *, unsigned long))                           \
-	X(my_bool, mysql_read_query_result, (MYSQL *))                                             \
-	X(MYSQL_RES *, mysql_store_result, (MYSQL *))                                              \
-	X(MYSQL_RES *, mysql_use_result, (MYSQL *))                                                \
-	X(MYSQL_ROW, mysql_fetch_row, (MYSQL_RES *))                                               \
-	X(void, mysql_free_result, (MYSQL_RES *))                                                  \
-	X(int, mysql_next_result, (MYSQL *))                                                       \
-	X(MYSQL_STMT *, mysql_stmt_init, (MYSQL *))                                                \
-	X(int, mysql_stmt_prepare, (MYSQL_STMT *, const char *, unsigned long))                    \
-	X(int, mysql_stmt_execute, (MYSQL_STMT *))                                                 \
-	X(int, mysql_stmt_execute_direct, (MYSQL_STMT *, const char *, size_t))                    \
-	X(int, mysql_stmt_store_result, (MYSQL_STMT *))                                            \
-	X(int, mysql_stmt_fetch, (MYSQL_STMT *))                                                   \
-	X(my_bool, mysql_stmt_free_result, (MYSQL_STMT *))                                         \
-	X(my_bool, mysql_stmt_reset, (MYSQL_STMT *))                                               \
-	X(my_bool, mysql_stmt_close, (MYSQL_STMT *))                                               \
-	X(unsigned int, mysql_field_count, (MYSQL *))                                              \
-	X(my_ulonglong, mysql_affected_rows, (MYSQL *))                                            \
-	X(my_ulonglong, mysql_num_rows, (MYSQL_RES *))                                             \
-	X(my_bool, mysql_more_results, (MYSQL *))                                                  \
-	X(unsigned int, mysql_errno, (MYSQL *))                                                    \
-	X(char *, mysql_get_server_info, (MYSQL *))                                                \
-	X(unsigned int, mysql_stmt_errno, (MYSQL_STMT *))                                          \
-	X(unsigned int, mysql_stmt_field_count, (MYSQL_STMT *))                                    \
-	X(unsigned long long, mysql_stmt_affected_rows, (MYSQL_STMT *))                            \
+#define REAL_FUNCS(X)                                                                      \
+	X(MYSQL *, mysql_real_connect,                                                     \
+	  (MYSQL *, const char *, const char *, const char *, const char *, unsigned int,  \
+	   const char *, unsigned long))                                                   \
+	X(void, mysql_close, (MYSQL *))                                                    \
+	X(int, mysql_select_db, (MYSQL *, const char *))                                   \
+	X(my_bool, mysql_change_user, (MYSQL *, const char *, const char *, const char *)) \
+	X(int, mysql_query, (MYSQL *, const char *))                                       \
+	X(int, mysql_real_query, (MYSQL *, const char *, unsigned long))                   \
+	X(int, mysql_send_query, (MYSQL *, const char *, unsigned long))                   \
+	X(my_bool, mysql_read_query_result, (MYSQL *))                                     \
+	X(MYSQL_RES *, mysql_store_result, (MYSQL *))                                      \
+	X(MYSQL_RES *, mysql_use_result, (MYSQL *))                                        \
+	X(MYSQL_ROW, mysql_fetch_row, (MYSQL_RES *))                                       \
+	X(void, mysql_free_result, (MYSQL_RES *))                                          \
+	X(int, mysql_next_result, (MYSQL *))                                               \
+	X(MYSQL_STMT *, mysql_stmt_init, (MYSQL *))                                        \
+	X(int, mysql_stmt_prepare, (MYSQL_STMT *, const char *, unsigned long))            \
+	X(int, mysql_stmt_execute, (MYSQL_STMT *))                                         \
+	X(int, mysql_stmt_execute_direct, (MYSQL_STMT *, const char *, size_t))            \
+	X(int, mysql_stmt_store_result, (MYSQL_STMT *))                                    \
+	X(int, mysql_stmt_fetch, (MYSQL_STMT *))                                           \
+	X(my_bool, mysql_stmt_free_result, (MYSQL_STMT *))                                 \
+	X(my_bool, mysql_stmt_reset, (MYSQL_STMT *))                                       \
+	X(my_bool, mysql_stmt_close, (MYSQL_STMT *))                                       \
+	X(unsigned int, mysql_field_count, (MYSQL *))                                      \
+	X(my_ulonglong, mysql_affected_rows, (MYSQL *))                                    \
+	X(my_ulonglong, mysql_num_rows, (MYSQL_RES *))                                     \
+	X(my_bool, mysql_more_results, (MYSQL *))                                          \
+	X(unsigned int, mysql_errno, (MYSQL *))                                            \
+	X(char *, mysql_get_server_info, (MYSQL *))                                        \
+	X(unsigned int, mysql_stmt_errno, (MYSQL_STMT *))                                  \
+	X(unsigned int, mysql_stmt_field_count, (MYSQL_STMT *))                            \
+	X(unsigned long long, mysql_stmt_affected_rows, (MYSQL_STMT *))                    \
 	X(unsigned long long, mysql_stmt_num_rows, (MYSQL_STMT *))
 
-#define DECLARE(ret, name, args) static ret(STDCALL *real_##name) args;
-REAL_FUNCS(DECLARE)
-#undef DECLARE
+REAL_FUNCS(DBP_REAL_DECLARE)
 
-static void resolve_all(void)
-{
-#define RESOLVE(ret, name, args) \
-	if (!real_##name)        \
-		*(void **)&real_##name = dbp_resolve(#name, sonames);
-	REAL_FUNCS(RESOLVE)
-#undef RESOLVE
-}
-
-#define REAL(name, fail)                          \
-	do {                                      \
-		if (DBP_UNLIKELY(!real_##name)) { \
-			resolve_all();            \
-			if (!real_##name)         \
-				return fail;      \
-		}                                 \
-	} while (0)
-
-#define HAVE(name) (real_##name != NULL)
+DBP_REAL_RESOLVER(REAL_FUNCS, sonames)
 
 /* ---- state ------------------------------------------------------------------------------- */
 
@@ -153,7 +132,7 @@ static const struct dbp_str_ent *error_num(unsigned n)
 
 static const struct dbp_str_ent *conn_error(MYSQL *m)
 {
-	return error_num(HAVE(mysql_errno) ? real_mysql_errno(m) : 0);
+	return error_num(DBP_HAVE(mysql_errno) ? real_mysql_errno(m) : 0);
 }
 
 static void emit(struct my_conn *ci, const struct dbp_query_ent *q, uint64_t t0, uint64_t t1,
@@ -205,15 +184,15 @@ static void query_end(struct my_conn *ci)
  * statement without a result set is over; one with rows waits for them to be read. */
 static void result_ready(MYSQL *m, struct my_conn *ci)
 {
-	unsigned fields = HAVE(mysql_field_count) ? real_mysql_field_count(m) : 0;
+	unsigned fields = DBP_HAVE(mysql_field_count) ? real_mysql_field_count(m) : 0;
 	if (fields) {
 		ci->awaiting = 1;
 		ci->rows = 0;
 		return;
 	}
-	uint64_t affected = HAVE(mysql_affected_rows) ? real_mysql_affected_rows(m) : 0;
+	uint64_t affected = DBP_HAVE(mysql_affected_rows) ? real_mysql_affected_rows(m) : 0;
 	part_done(ci, 0, affected == (uint64_t)-1 ? 0 : affected, NULL);
-	if (!(HAVE(mysql_more_results) && real_mysql_more_results(m)))
+	if (!(DBP_HAVE(mysql_more_results) && real_mysql_more_results(m)))
 		query_end(ci);
 }
 
@@ -266,9 +245,9 @@ static int real_query(MYSQL *m, const char *q, unsigned long len, int plain)
 	return rc;
 }
 
-EXPORT int STDCALL mysql_query(MYSQL *m, const char *q)
+DBP_EXPORT int STDCALL mysql_query(MYSQL *m, const char *q)
 {
-	REAL(mysql_query, 1);
+	DBP_REAL(mysql_query, 1);
 	if (!m || !q || !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_query(m, q);
 	int rc = real_query(m, q, 0, 1);
@@ -276,9 +255,9 @@ EXPORT int STDCALL mysql_query(MYSQL *m, const char *q)
 	return rc;
 }
 
-EXPORT int STDCALL mysql_real_query(MYSQL *m, const char *q, unsigned long len)
+DBP_EXPORT int STDCALL mysql_real_query(MYSQL *m, const char *q, unsigned long len)
 {
-	REAL(mysql_real_query, 1);
+	DBP_REAL(mysql_real_query, 1);
 	if (!m || !q || !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_real_query(m, q, len);
 	int rc = real_query(m, q, len, 0);
@@ -286,9 +265,9 @@ EXPORT int STDCALL mysql_real_query(MYSQL *m, const char *q, unsigned long len)
 	return rc;
 }
 
-EXPORT int STDCALL mysql_send_query(MYSQL *m, const char *q, unsigned long len)
+DBP_EXPORT int STDCALL mysql_send_query(MYSQL *m, const char *q, unsigned long len)
 {
-	REAL(mysql_send_query, 1);
+	DBP_REAL(mysql_send_query, 1);
 	if (!m || !q || !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_send_query(m, q, len);
 	uint64_t t0 = dbp_ticks();
@@ -300,9 +279,9 @@ EXPORT int STDCALL mysql_send_query(MYSQL *m, const char *q, unsigned long len)
 	return rc;
 }
 
-EXPORT my_bool STDCALL mysql_read_query_result(MYSQL *m)
+DBP_EXPORT my_bool STDCALL mysql_read_query_result(MYSQL *m)
 {
-	REAL(mysql_read_query_result, 1);
+	DBP_REAL(mysql_read_query_result, 1);
 	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_read_query_result(m);
 	my_bool rc = real_mysql_read_query_result(m);
@@ -311,9 +290,9 @@ EXPORT my_bool STDCALL mysql_read_query_result(MYSQL *m)
 	return rc;
 }
 
-EXPORT MYSQL_RES *STDCALL mysql_store_result(MYSQL *m)
+DBP_EXPORT MYSQL_RES *STDCALL mysql_store_result(MYSQL *m)
 {
-	REAL(mysql_store_result, NULL);
+	DBP_REAL(mysql_store_result, NULL);
 	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_store_result(m);
 	MYSQL_RES *res = real_mysql_store_result(m);
@@ -321,11 +300,12 @@ EXPORT MYSQL_RES *STDCALL mysql_store_result(MYSQL *m)
 	struct my_conn *ci = conn_get(m);
 	if (ci && ci->active && ci->awaiting) {
 		if (res) {
-			part_done(ci, HAVE(mysql_num_rows) ? real_mysql_num_rows(res) : 0, 0, NULL);
+			part_done(ci, DBP_HAVE(mysql_num_rows) ? real_mysql_num_rows(res) : 0, 0,
+				  NULL);
 		} else {
 			part_done(ci, 0, 0, conn_error(m));
 		}
-		if (!(HAVE(mysql_more_results) && real_mysql_more_results(m)))
+		if (!(DBP_HAVE(mysql_more_results) && real_mysql_more_results(m)))
 			query_end(ci);
 	}
 	errno = saved;
@@ -333,9 +313,9 @@ EXPORT MYSQL_RES *STDCALL mysql_store_result(MYSQL *m)
 	return res;
 }
 
-EXPORT MYSQL_RES *STDCALL mysql_use_result(MYSQL *m)
+DBP_EXPORT MYSQL_RES *STDCALL mysql_use_result(MYSQL *m)
 {
-	REAL(mysql_use_result, NULL);
+	DBP_REAL(mysql_use_result, NULL);
 	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_use_result(m);
 	MYSQL_RES *res = real_mysql_use_result(m);
@@ -371,15 +351,15 @@ static void use_result_end(MYSQL_RES *res, int read_all)
 	if (!ci || ci->use_res != res)
 		return;
 	ci->use_res = NULL;
-	unsigned e = read_all && HAVE(mysql_errno) ? real_mysql_errno(m) : 0;
+	unsigned e = read_all && DBP_HAVE(mysql_errno) ? real_mysql_errno(m) : 0;
 	part_done(ci, ci->rows, 0, e ? error_num(e) : NULL);
-	if (!(HAVE(mysql_more_results) && real_mysql_more_results(m)))
+	if (!(DBP_HAVE(mysql_more_results) && real_mysql_more_results(m)))
 		query_end(ci);
 }
 
-EXPORT MYSQL_ROW STDCALL mysql_fetch_row(MYSQL_RES *res)
+DBP_EXPORT MYSQL_ROW STDCALL mysql_fetch_row(MYSQL_RES *res)
 {
-	REAL(mysql_fetch_row, NULL);
+	DBP_REAL(mysql_fetch_row, NULL);
 	if (DBP_LIKELY(!__atomic_load_n(&use_results, __ATOMIC_RELAXED)) || !res ||
 	    !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_fetch_row(res);
@@ -398,9 +378,9 @@ EXPORT MYSQL_ROW STDCALL mysql_fetch_row(MYSQL_RES *res)
 	return row;
 }
 
-EXPORT void STDCALL mysql_free_result(MYSQL_RES *res)
+DBP_EXPORT void STDCALL mysql_free_result(MYSQL_RES *res)
 {
-	REAL(mysql_free_result, );
+	DBP_REAL(mysql_free_result, );
 	/* Before the real free: the address may then be another result's. */
 	if (res && __atomic_load_n(&use_results, __ATOMIC_RELAXED) &&
 	    dbp_hook_enter(DBP_SHIM_MYSQL)) {
@@ -412,9 +392,9 @@ EXPORT void STDCALL mysql_free_result(MYSQL_RES *res)
 	real_mysql_free_result(res);
 }
 
-EXPORT int STDCALL mysql_next_result(MYSQL *m)
+DBP_EXPORT int STDCALL mysql_next_result(MYSQL *m)
 {
-	REAL(mysql_next_result, -1);
+	DBP_REAL(mysql_next_result, -1);
 	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_next_result(m);
 	int rc = real_mysql_next_result(m);
@@ -439,11 +419,11 @@ EXPORT int STDCALL mysql_next_result(MYSQL *m)
 
 /* ---- connections ---------------------------------------------------------------------------- */
 
-EXPORT MYSQL *STDCALL mysql_real_connect(MYSQL *m, const char *host, const char *user,
-					 const char *passwd, const char *db, unsigned int port,
-					 const char *unix_socket, unsigned long flags)
+DBP_EXPORT MYSQL *STDCALL mysql_real_connect(MYSQL *m, const char *host, const char *user,
+					     const char *passwd, const char *db, unsigned int port,
+					     const char *unix_socket, unsigned long flags)
 {
-	REAL(mysql_real_connect, NULL);
+	DBP_REAL(mysql_real_connect, NULL);
 	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_real_connect(m, host, user, passwd, db, port, unix_socket, flags);
 	uint64_t t0 = dbp_ticks();
@@ -467,8 +447,9 @@ EXPORT MYSQL *STDCALL mysql_real_connect(MYSQL *m, const char *host, const char 
 		ci->server = dbp_str_get(DBP_STR_SERVER, addr, strlen(addr));
 		ci->port = (uint16_t)(local ? 0 : port ? port : 3306);
 		set_namespace(ci, db);
-		const char *ver =
-			ret && HAVE(mysql_get_server_info) ? real_mysql_get_server_info(m) : NULL;
+		const char *ver = ret && DBP_HAVE(mysql_get_server_info)
+					  ? real_mysql_get_server_info(m)
+					  : NULL;
 		ci->system = ver && strstr(ver, "MariaDB") ? DBP_DB_MARIADB : DBP_DB_MYSQL;
 		struct dbp_rec r = {
 			.query = &dbp_query_none,
@@ -486,9 +467,9 @@ EXPORT MYSQL *STDCALL mysql_real_connect(MYSQL *m, const char *host, const char 
 	return ret;
 }
 
-EXPORT int STDCALL mysql_select_db(MYSQL *m, const char *db)
+DBP_EXPORT int STDCALL mysql_select_db(MYSQL *m, const char *db)
 {
-	REAL(mysql_select_db, 1);
+	DBP_REAL(mysql_select_db, 1);
 	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_select_db(m, db);
 	int rc = real_mysql_select_db(m, db);
@@ -503,10 +484,10 @@ EXPORT int STDCALL mysql_select_db(MYSQL *m, const char *db)
 	return rc;
 }
 
-EXPORT my_bool STDCALL mysql_change_user(MYSQL *m, const char *user, const char *passwd,
-					 const char *db)
+DBP_EXPORT my_bool STDCALL mysql_change_user(MYSQL *m, const char *user, const char *passwd,
+					     const char *db)
 {
-	REAL(mysql_change_user, 1);
+	DBP_REAL(mysql_change_user, 1);
 	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_change_user(m, user, passwd, db);
 	my_bool rc = real_mysql_change_user(m, user, passwd, db);
@@ -521,9 +502,9 @@ EXPORT my_bool STDCALL mysql_change_user(MYSQL *m, const char *user, const char 
 	return rc;
 }
 
-EXPORT void STDCALL mysql_close(MYSQL *m)
+DBP_EXPORT void STDCALL mysql_close(MYSQL *m)
 {
-	REAL(mysql_close, );
+	DBP_REAL(mysql_close, );
 	/* Forgotten first: once freed, the address can be another thread's new connection. */
 	if (m && __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_NOT_READY) {
 		int saved = errno;
@@ -546,7 +527,7 @@ EXPORT void STDCALL mysql_close(MYSQL *m)
 
 static const struct dbp_str_ent *stmt_error(MYSQL_STMT *st)
 {
-	return error_num(HAVE(mysql_stmt_errno) ? real_mysql_stmt_errno(st) : 0);
+	return error_num(DBP_HAVE(mysql_stmt_errno) ? real_mysql_stmt_errno(st) : 0);
 }
 
 static struct my_conn *stmt_conn(struct my_stmt *si)
@@ -564,9 +545,9 @@ static void stmt_done(struct my_stmt *si, uint64_t rows, uint64_t affected,
 	emit(stmt_conn(si), si->q, si->t0, dbp_ticks(), rows, affected, err);
 }
 
-EXPORT MYSQL_STMT *STDCALL mysql_stmt_init(MYSQL *m)
+DBP_EXPORT MYSQL_STMT *STDCALL mysql_stmt_init(MYSQL *m)
 {
-	REAL(mysql_stmt_init, NULL);
+	DBP_REAL(mysql_stmt_init, NULL);
 	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_stmt_init(m);
 	MYSQL_STMT *st = real_mysql_stmt_init(m);
@@ -582,9 +563,9 @@ EXPORT MYSQL_STMT *STDCALL mysql_stmt_init(MYSQL *m)
 	return st;
 }
 
-EXPORT int STDCALL mysql_stmt_prepare(MYSQL_STMT *st, const char *q, unsigned long len)
+DBP_EXPORT int STDCALL mysql_stmt_prepare(MYSQL_STMT *st, const char *q, unsigned long len)
 {
-	REAL(mysql_stmt_prepare, 1);
+	DBP_REAL(mysql_stmt_prepare, 1);
 	if (!st || !q || !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_stmt_prepare(st, q, len);
 	uint64_t t0 = dbp_ticks();
@@ -612,19 +593,20 @@ static void stmt_executed(MYSQL_STMT *st, struct my_stmt *si, int rc)
 		stmt_done(si, 0, 0, stmt_error(st));
 		return;
 	}
-	unsigned fields = HAVE(mysql_stmt_field_count) ? real_mysql_stmt_field_count(st) : 0;
+	unsigned fields = DBP_HAVE(mysql_stmt_field_count) ? real_mysql_stmt_field_count(st) : 0;
 	if (fields) {
 		si->active = 1; /* rows come through store_result / fetch */
 		si->rows = 0;
 		return;
 	}
-	uint64_t affected = HAVE(mysql_stmt_affected_rows) ? real_mysql_stmt_affected_rows(st) : 0;
+	uint64_t affected =
+		DBP_HAVE(mysql_stmt_affected_rows) ? real_mysql_stmt_affected_rows(st) : 0;
 	stmt_done(si, 0, affected == (uint64_t)-1 ? 0 : affected, NULL);
 }
 
-EXPORT int STDCALL mysql_stmt_execute(MYSQL_STMT *st)
+DBP_EXPORT int STDCALL mysql_stmt_execute(MYSQL_STMT *st)
 {
-	REAL(mysql_stmt_execute, 1);
+	DBP_REAL(mysql_stmt_execute, 1);
 	if (!st || !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_stmt_execute(st);
 	struct my_stmt *si = stmt_get(st);
@@ -645,9 +627,9 @@ EXPORT int STDCALL mysql_stmt_execute(MYSQL_STMT *st)
 	return rc;
 }
 
-EXPORT int STDCALL mysql_stmt_execute_direct(MYSQL_STMT *st, const char *q, size_t len)
+DBP_EXPORT int STDCALL mysql_stmt_execute_direct(MYSQL_STMT *st, const char *q, size_t len)
 {
-	REAL(mysql_stmt_execute_direct, 1);
+	DBP_REAL(mysql_stmt_execute_direct, 1);
 	if (!st || !q || !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_stmt_execute_direct(st, q, len);
 	struct my_stmt *si = stmt_get(st);
@@ -670,9 +652,9 @@ EXPORT int STDCALL mysql_stmt_execute_direct(MYSQL_STMT *st, const char *q, size
 	return rc;
 }
 
-EXPORT int STDCALL mysql_stmt_store_result(MYSQL_STMT *st)
+DBP_EXPORT int STDCALL mysql_stmt_store_result(MYSQL_STMT *st)
 {
-	REAL(mysql_stmt_store_result, 1);
+	DBP_REAL(mysql_stmt_store_result, 1);
 	if (!st || !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_stmt_store_result(st);
 	int rc = real_mysql_stmt_store_result(st);
@@ -680,7 +662,8 @@ EXPORT int STDCALL mysql_stmt_store_result(MYSQL_STMT *st)
 	struct my_stmt *si = stmt_get(st);
 	if (si && si->active) {
 		if (rc == 0)
-			stmt_done(si, HAVE(mysql_stmt_num_rows) ? real_mysql_stmt_num_rows(st) : 0,
+			stmt_done(si,
+				  DBP_HAVE(mysql_stmt_num_rows) ? real_mysql_stmt_num_rows(st) : 0,
 				  0, NULL);
 		else
 			stmt_done(si, 0, 0, stmt_error(st));
@@ -690,9 +673,9 @@ EXPORT int STDCALL mysql_stmt_store_result(MYSQL_STMT *st)
 	return rc;
 }
 
-EXPORT int STDCALL mysql_stmt_fetch(MYSQL_STMT *st)
+DBP_EXPORT int STDCALL mysql_stmt_fetch(MYSQL_STMT *st)
 {
-	REAL(mysql_stmt_fetch, 1);
+	DBP_REAL(mysql_stmt_fetch, 1);
 	if (!st || !dbp_hook_enter(DBP_SHIM_MYSQL))
 		return real_mysql_stmt_fetch(st);
 	int rc = real_mysql_stmt_fetch(st);
@@ -731,25 +714,25 @@ static void stmt_settle(MYSQL_STMT *st, int forget)
 	errno = saved;
 }
 
-EXPORT my_bool STDCALL mysql_stmt_free_result(MYSQL_STMT *st)
+DBP_EXPORT my_bool STDCALL mysql_stmt_free_result(MYSQL_STMT *st)
 {
-	REAL(mysql_stmt_free_result, 1);
+	DBP_REAL(mysql_stmt_free_result, 1);
 	if (st && !dbp_tls_depth)
 		stmt_settle(st, 0);
 	return real_mysql_stmt_free_result(st);
 }
 
-EXPORT my_bool STDCALL mysql_stmt_reset(MYSQL_STMT *st)
+DBP_EXPORT my_bool STDCALL mysql_stmt_reset(MYSQL_STMT *st)
 {
-	REAL(mysql_stmt_reset, 1);
+	DBP_REAL(mysql_stmt_reset, 1);
 	if (st && !dbp_tls_depth)
 		stmt_settle(st, 0);
 	return real_mysql_stmt_reset(st);
 }
 
-EXPORT my_bool STDCALL mysql_stmt_close(MYSQL_STMT *st)
+DBP_EXPORT my_bool STDCALL mysql_stmt_close(MYSQL_STMT *st)
 {
-	REAL(mysql_stmt_close, 1);
+	DBP_REAL(mysql_stmt_close, 1);
 	/* Forgotten first, whatever the depth: the address will be reused. */
 	if (st)
 		stmt_settle(st, 1);

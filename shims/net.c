@@ -18,33 +18,31 @@
 #include "clock.h"
 #include "fdwatch.h"
 #include "intern.h"
+#include "hook.h"
 #include "resolve.h"
 #include "ring.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
-#define REAL_FUNCS(X)                                                                   \
-	X(int, connect, (int, const struct sockaddr *, socklen_t))                       \
-	X(ssize_t, read, (int, void *, size_t))                                          \
-	X(ssize_t, write, (int, const void *, size_t))                                   \
-	X(ssize_t, recv, (int, void *, size_t, int))                                     \
-	X(ssize_t, send, (int, const void *, size_t, int))                               \
-	X(ssize_t, readv, (int, const struct iovec *, int))                              \
-	X(ssize_t, writev, (int, const struct iovec *, int))                             \
-	X(ssize_t, recvfrom, (int, void *, size_t, int, struct sockaddr *, socklen_t *)) \
+#define REAL_FUNCS(X)                                                                            \
+	X(int, connect, (int, const struct sockaddr *, socklen_t))                               \
+	X(ssize_t, read, (int, void *, size_t))                                                  \
+	X(ssize_t, write, (int, const void *, size_t))                                           \
+	X(ssize_t, recv, (int, void *, size_t, int))                                             \
+	X(ssize_t, send, (int, const void *, size_t, int))                                       \
+	X(ssize_t, readv, (int, const struct iovec *, int))                                      \
+	X(ssize_t, writev, (int, const struct iovec *, int))                                     \
+	X(ssize_t, recvfrom, (int, void *, size_t, int, struct sockaddr *, socklen_t *))         \
 	X(ssize_t, sendto, (int, const void *, size_t, int, const struct sockaddr *, socklen_t)) \
-	X(ssize_t, recvmsg, (int, struct msghdr *, int))                                 \
+	X(ssize_t, recvmsg, (int, struct msghdr *, int))                                         \
 	X(ssize_t, sendmsg, (int, const struct msghdr *, int))
 
-#define DECLARE(ret, name, args) static ret(*real_##name) args;
-REAL_FUNCS(DECLARE)
-#undef DECLARE
+REAL_FUNCS(DBP_REAL_DECLARE)
 
 /* libc's own: resolved on first use, which can come before our constructor (any library's
  * constructor may write). A libc without one (never seen) makes the raw system call. */
-#define REAL(name)                                                                        \
-	(DBP_LIKELY(real_##name) ? real_##name                                            \
-				 : (*(void **)&real_##name = dbp_resolve(#name, NULL), real_##name))
+#define REAL(name)               \
+	(DBP_LIKELY(real_##name) \
+		 ? real_##name   \
+		 : (*(void **)&real_##name = dbp_resolve(#name, NULL), real_##name))
 
 /* ---- records ------------------------------------------------------------------------------- */
 
@@ -157,9 +155,10 @@ static void unframed(int fd)
 		mywire_abandon(&e->w);
 }
 
-/* ---- hooks ------------------------------------------------------------------------------------ */
+/* ---- hooks ------------------------------------------------------------------------------------
+ */
 
-EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+DBP_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	if (!REAL(connect))
 		return (int)syscall(SYS_connect, fd, sa, len);
@@ -181,7 +180,7 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	return rc;
 }
 
-EXPORT ssize_t read(int fd, void *buf, size_t n)
+DBP_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	if (!REAL(read))
 		return syscall(SYS_read, fd, buf, n);
@@ -193,7 +192,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t n)
 	return rc;
 }
 
-EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+DBP_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	if (!REAL(recv))
 		return syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
@@ -205,7 +204,7 @@ EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 	return rc;
 }
 
-EXPORT ssize_t write(int fd, const void *buf, size_t n)
+DBP_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	if (!REAL(write))
 		return syscall(SYS_write, fd, buf, n);
@@ -218,7 +217,7 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 	return rc;
 }
 
-EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+DBP_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
 	if (!REAL(send))
 		return syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
@@ -231,7 +230,7 @@ EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 	return rc;
 }
 
-EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+DBP_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
 	if (!REAL(readv))
 		return syscall(SYS_readv, fd, iov, cnt);
@@ -239,7 +238,7 @@ EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 	return real_readv(fd, iov, cnt);
 }
 
-EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+DBP_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
 	if (!REAL(writev))
 		return syscall(SYS_writev, fd, iov, cnt);
@@ -247,8 +246,8 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	return real_writev(fd, iov, cnt);
 }
 
-EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *sa,
-			socklen_t *len)
+DBP_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *sa,
+			    socklen_t *len)
 {
 	if (!REAL(recvfrom))
 		return syscall(SYS_recvfrom, fd, buf, n, flags, sa, len);
@@ -256,8 +255,8 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr 
 	return real_recvfrom(fd, buf, n, flags, sa, len);
 }
 
-EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *sa,
-		      socklen_t len)
+DBP_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *sa,
+			  socklen_t len)
 {
 	if (!REAL(sendto))
 		return syscall(SYS_sendto, fd, buf, n, flags, sa, len);
@@ -265,7 +264,7 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct
 	return real_sendto(fd, buf, n, flags, sa, len);
 }
 
-EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+DBP_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	if (!REAL(recvmsg))
 		return syscall(SYS_recvmsg, fd, msg, flags);
@@ -273,7 +272,7 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	return real_recvmsg(fd, msg, flags);
 }
 
-EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+DBP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	if (!REAL(sendmsg))
 		return syscall(SYS_sendmsg, fd, msg, flags);

@@ -10,10 +10,9 @@
 #include "intern.h"
 #include "pq_state.h"
 #include "ptrmap.h"
+#include "hook.h"
 #include "resolve.h"
 #include "ring.h"
-
-#define EXPORT __attribute__((visibility("default")))
 
 /* ---- the real functions ---------------------------------------------------------------- */
 
@@ -26,80 +25,58 @@ int PQsendClosePortal(PGconn *conn, const char *name);
 PGresult *PQclosePrepared(PGconn *conn, const char *name);
 PGresult *PQclosePortal(PGconn *conn, const char *name);
 
-#define REAL_FUNCS(X)                                                                              \
-	X(PGconn *, PQconnectdb, (const char *))                                                   \
-	X(PGconn *, PQconnectdbParams, (const char *const *, const char *const *, int))            \
-	X(PGconn *, PQsetdbLogin,                                                                  \
-	  (const char *, const char *, const char *, const char *, const char *, const char *,     \
-	   const char *))                                                                          \
-	X(PGconn *, PQconnectStart, (const char *))                                                \
-	X(PGconn *, PQconnectStartParams, (const char *const *, const char *const *, int))         \
-	X(PostgresPollingStatusType, PQconnectPoll, (PGconn *))                                    \
-	X(void, PQreset, (PGconn *))                                                               \
-	X(int, PQresetStart, (PGconn *))                                                           \
-	X(PostgresPollingStatusType, PQresetPoll, (PGconn *))                                      \
-	X(void, PQfinish, (PGconn *))                                                              \
-	X(PGresult *, PQexec, (PGconn *, const char *))                                            \
-	X(PGresult *, PQexecParams,                                                                \
-	  (PGconn *, const char *, int, const Oid *, const char *const *, const int *,             \
-	   const int *, int))                                                                      \
-	X(PGresult *, PQprepare, (PGconn *, const char *, const char *, int, const Oid *))         \
-	X(PGresult *, PQexecPrepared,                                                              \
-	  (PGconn *, const char *, int, const char *const *, const int *, const int *, int))       \
-	X(PGresult *, PQdescribePrepared, (PGconn *, const char *))                                \
-	X(PGresult *, PQdescribePortal, (PGconn *, const char *))                                  \
-	X(int, PQsendQuery, (PGconn *, const char *))                                              \
-	X(int, PQsendQueryParams,                                                                  \
-	  (PGconn *, const char *, int, const Oid *, const char *const *, const int *,             \
-	   const int *, int))                                                                      \
-	X(int, PQsendPrepare, (PGconn *, const char *, const char *, int, const Oid *))            \
-	X(int, PQsendQueryPrepared,                                                                \
-	  (PGconn *, const char *, int, const char *const *, const int *, const int *, int))       \
-	X(int, PQsendDescribePrepared, (PGconn *, const char *))                                   \
-	X(int, PQsendDescribePortal, (PGconn *, const char *))                                     \
-	X(PGresult *, PQgetResult, (PGconn *))                                                     \
-	X(int, PQpipelineSync, (PGconn *))                                                         \
-	X(int, PQsendPipelineSync, (PGconn *))                                                     \
-	X(int, PQsendClosePrepared, (PGconn *, const char *))                                      \
-	X(int, PQsendClosePortal, (PGconn *, const char *))                                        \
-	X(PGresult *, PQclosePrepared, (PGconn *, const char *))                                   \
-	X(PGresult *, PQclosePortal, (PGconn *, const char *))                                     \
-	X(int, PQsetClientEncoding, (PGconn *, const char *))                                      \
-	X(ExecStatusType, PQresultStatus, (const PGresult *))                                      \
-	X(int, PQntuples, (const PGresult *))                                                      \
-	X(char *, PQcmdTuples, (PGresult *))                                                       \
-	X(char *, PQresultErrorField, (const PGresult *, int))                                     \
-	X(char *, PQdb, (const PGconn *))                                                          \
-	X(char *, PQhost, (const PGconn *))                                                        \
-	X(char *, PQport, (const PGconn *))                                                        \
-	X(ConnStatusType, PQstatus, (const PGconn *))                                              \
+#define REAL_FUNCS(X)                                                                          \
+	X(PGconn *, PQconnectdb, (const char *))                                               \
+	X(PGconn *, PQconnectdbParams, (const char *const *, const char *const *, int))        \
+	X(PGconn *, PQsetdbLogin,                                                              \
+	  (const char *, const char *, const char *, const char *, const char *, const char *, \
+	   const char *))                                                                      \
+	X(PGconn *, PQconnectStart, (const char *))                                            \
+	X(PGconn *, PQconnectStartParams, (const char *const *, const char *const *, int))     \
+	X(PostgresPollingStatusType, PQconnectPoll, (PGconn *))                                \
+	X(void, PQreset, (PGconn *))                                                           \
+	X(int, PQresetStart, (PGconn *))                                                       \
+	X(PostgresPollingStatusType, PQresetPoll, (PGconn *))                                  \
+	X(void, PQfinish, (PGconn *))                                                          \
+	X(PGresult *, PQexec, (PGconn *, const char *))                                        \
+	X(PGresult *, PQexecParams,                                                            \
+	  (PGconn *, const char *, int, const Oid *, const char *const *, const int *,         \
+	   const int *, int))                                                                  \
+	X(PGresult *, PQprepare, (PGconn *, const char *, const char *, int, const Oid *))     \
+	X(PGresult *, PQexecPrepared,                                                          \
+	  (PGconn *, const char *, int, const char *const *, const int *, const int *, int))   \
+	X(PGresult *, PQdescribePrepared, (PGconn *, const char *))                            \
+	X(PGresult *, PQdescribePortal, (PGconn *, const char *))                              \
+	X(int, PQsendQuery, (PGconn *, const char *))                                          \
+	X(int, PQsendQueryParams,                                                              \
+	  (PGconn *, const char *, int, const Oid *, const char *const *, const int *,         \
+	   const int *, int))                                                                  \
+	X(int, PQsendPrepare, (PGconn *, const char *, const char *, int, const Oid *))        \
+	X(int, PQsendQueryPrepared,                                                            \
+	  (PGconn *, const char *, int, const char *const *, const int *, const int *, int))   \
+	X(int, PQsendDescribePrepared, (PGconn *, const char *))                               \
+	X(int, PQsendDescribePortal, (PGconn *, const char *))                                 \
+	X(PGresult *, PQgetResult, (PGconn *))                                                 \
+	X(int, PQpipelineSync, (PGconn *))                                                     \
+	X(int, PQsendPipelineSync, (PGconn *))                                                 \
+	X(int, PQsendClosePrepared, (PGconn *, const char *))                                  \
+	X(int, PQsendClosePortal, (PGconn *, const char *))                                    \
+	X(PGresult *, PQclosePrepared, (PGconn *, const char *))                               \
+	X(PGresult *, PQclosePortal, (PGconn *, const char *))                                 \
+	X(int, PQsetClientEncoding, (PGconn *, const char *))                                  \
+	X(ExecStatusType, PQresultStatus, (const PGresult *))                                  \
+	X(int, PQntuples, (const PGresult *))                                                  \
+	X(char *, PQcmdTuples, (PGresult *))                                                   \
+	X(char *, PQresultErrorField, (const PGresult *, int))                                 \
+	X(char *, PQdb, (const PGconn *))                                                      \
+	X(char *, PQhost, (const PGconn *))                                                    \
+	X(char *, PQport, (const PGconn *))                                                    \
+	X(ConnStatusType, PQstatus, (const PGconn *))                                          \
 	X(PGpipelineStatus, PQpipelineStatus, (const PGconn *))
 
-#define DECLARE(ret, name, args) static ret(*real_##name) args;
-REAL_FUNCS(DECLARE)
-#undef DECLARE
+REAL_FUNCS(DBP_REAL_DECLARE)
 
-static void resolve_all(void)
-{
-#define RESOLVE(ret, name, args) \
-	if (!real_##name)        \
-		*(void **)&real_##name = dbp_resolve(#name, sonames);
-	REAL_FUNCS(RESOLVE)
-#undef RESOLVE
-}
-
-#define REAL(name, fail)                          \
-	do {                                      \
-		if (DBP_UNLIKELY(!real_##name)) { \
-			resolve_all();            \
-			if (!real_##name)         \
-				return fail;      \
-		}                                 \
-	} while (0)
-
-/* The helpers we call are resolved with the hooks; a libpq without one of them (never seen)
- * costs that detail, not a crash. */
-#define HAVE(name) (real_##name != NULL)
+DBP_REAL_RESOLVER(REAL_FUNCS, sonames)
 
 /* ---- per-connection state -------------------------------------------------------------- */
 
@@ -119,9 +96,9 @@ static DBP_TLS struct sync_call *tls_sync;
 
 static const struct dbp_target_ent *target_of(PGconn *conn)
 {
-	const char *db = HAVE(PQdb) ? real_PQdb(conn) : NULL;
-	const char *host = HAVE(PQhost) ? real_PQhost(conn) : NULL;
-	const char *port = HAVE(PQport) ? real_PQport(conn) : NULL;
+	const char *db = DBP_HAVE(PQdb) ? real_PQdb(conn) : NULL;
+	const char *host = DBP_HAVE(PQhost) ? real_PQhost(conn) : NULL;
+	const char *port = DBP_HAVE(PQport) ? real_PQport(conn) : NULL;
 	const struct dbp_str_ent *ns = db ? dbp_str_get(DBP_STR_NAMESPACE, db, strlen(db)) : NULL;
 	const struct dbp_str_ent *srv =
 		host && *host ? dbp_str_get(DBP_STR_SERVER, host, strlen(host)) : NULL;
@@ -180,19 +157,19 @@ static const struct dbp_str_ent *err_str(const char *s)
  * up itself (a lost connection, a protocol violation) and there is none. */
 static const struct dbp_str_ent *result_error(PGconn *conn, const PGresult *res)
 {
-	const char *state = res && HAVE(PQresultErrorField)
+	const char *state = res && DBP_HAVE(PQresultErrorField)
 				    ? real_PQresultErrorField(res, PG_DIAG_SQLSTATE)
 				    : NULL;
 	if (state && *state)
 		return err_str(state);
-	if (HAVE(PQstatus) && real_PQstatus(conn) == CONNECTION_BAD)
+	if (DBP_HAVE(PQstatus) && real_PQstatus(conn) == CONNECTION_BAD)
 		return err_str("connection_error");
 	return err_str("client_error");
 }
 
 static uint64_t cmd_tuples(PGresult *res)
 {
-	const char *s = HAVE(PQcmdTuples) ? real_PQcmdTuples(res) : NULL;
+	const char *s = DBP_HAVE(PQcmdTuples) ? real_PQcmdTuples(res) : NULL;
 	return s && *s ? strtoull(s, NULL, 10) : 0;
 }
 
@@ -221,7 +198,8 @@ static void emit_connect(struct pq_conn *ci, uint64_t t0, int ok)
 	struct dbp_rec r = {
 		.query = &dbp_query_none,
 		.target = conn_target(ci),
-		.err = ok ? NULL : err_str("08006"), /* connection_failure: libpq keeps no SQLSTATE */
+		.err = ok ? NULL
+			  : err_str("08006"), /* connection_failure: libpq keeps no SQLSTATE */
 		.t0 = t0,
 		.db_system = DBP_DB_POSTGRESQL,
 		.flags = DBP_CALL_CONNECT | (ok ? 0 : DBP_CALL_ERROR),
@@ -239,7 +217,7 @@ static void add_result(PGconn *conn, struct pq_pend *p, PGresult *res, ExecStatu
 {
 	switch (s) {
 	case PGRES_TUPLES_OK:
-		p->st.rows += HAVE(PQntuples) ? (uint64_t)real_PQntuples(res) : 0;
+		p->st.rows += DBP_HAVE(PQntuples) ? (uint64_t)real_PQntuples(res) : 0;
 		break;
 	case PGRES_COMMAND_OK: {
 		uint64_t n = cmd_tuples(res);
@@ -332,7 +310,7 @@ static void on_result(PGconn *conn, PGresult *res, uint64_t t1)
 		pq_queue_pop(ci);
 		return;
 	}
-	ExecStatusType s = HAVE(PQresultStatus) ? real_PQresultStatus(res) : PGRES_FATAL_ERROR;
+	ExecStatusType s = DBP_HAVE(PQresultStatus) ? real_PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (s == PGRES_PIPELINE_SYNC) {
 		/* Its sync point, and whatever is queued before it (calls whose results we did not
 		 * see): the pipeline is back in step either way. */
@@ -357,7 +335,8 @@ static void on_result(PGconn *conn, PGresult *res, uint64_t t1)
 			return; /* more results than statements we split: nothing to pin them on */
 		if (partial) {
 			if (s == PGRES_SINGLE_TUPLE || s == 12)
-				p->st.rows += HAVE(PQntuples) ? (uint64_t)real_PQntuples(res) : 0;
+				p->st.rows +=
+					DBP_HAVE(PQntuples) ? (uint64_t)real_PQntuples(res) : 0;
 			else
 				p->copy = (uint8_t)s; /* it runs on until the copy's final result */
 			return;
@@ -395,7 +374,7 @@ static struct pq_pend *on_send(PGconn *conn, enum pq_kind kind, uint64_t t0)
 	 * path we do not see): those calls are over, whatever they did. Not for a synchronous
 	 * describe or close, queued before libpq drains what is pending. */
 	if (ci->qlen && kind != PQ_SYNC && kind != PQ_DESCRIBE && kind != PQ_CLOSE &&
-	    HAVE(PQpipelineStatus) && real_PQpipelineStatus(conn) == PQ_PIPELINE_OFF) {
+	    DBP_HAVE(PQpipelineStatus) && real_PQpipelineStatus(conn) == PQ_PIPELINE_OFF) {
 		flush_held(ci);
 		pq_queue_clear(ci);
 	}
@@ -444,35 +423,35 @@ static void connected(PGconn *conn, uint64_t t0)
 	}
 	tls_last_conn = NULL;
 	if (ci)
-		emit_connect(ci, t0, HAVE(PQstatus) && real_PQstatus(conn) == CONNECTION_OK);
+		emit_connect(ci, t0, DBP_HAVE(PQstatus) && real_PQstatus(conn) == CONNECTION_OK);
 	errno = saved;
 }
 
-#define CONNECT_SYNC(name, ...)                                 \
-	do {                                                    \
-		REAL(name, NULL);                               \
-		if (!dbp_hook_enter(DBP_SHIM_PQ))               \
-			return real_##name(__VA_ARGS__);        \
-		uint64_t t0 = dbp_ticks();                      \
-		PGconn *conn = real_##name(__VA_ARGS__);        \
-		connected(conn, t0);                            \
-		dbp_hook_leave();                               \
-		return conn;                                    \
+#define CONNECT_SYNC(name, ...)                          \
+	do {                                             \
+		DBP_REAL(name, NULL);                    \
+		if (!dbp_hook_enter(DBP_SHIM_PQ))        \
+			return real_##name(__VA_ARGS__); \
+		uint64_t t0 = dbp_ticks();               \
+		PGconn *conn = real_##name(__VA_ARGS__); \
+		connected(conn, t0);                     \
+		dbp_hook_leave();                        \
+		return conn;                             \
 	} while (0)
 
-EXPORT PGconn *PQconnectdb(const char *conninfo)
+DBP_EXPORT PGconn *PQconnectdb(const char *conninfo)
 {
 	CONNECT_SYNC(PQconnectdb, conninfo);
 }
 
-EXPORT PGconn *PQconnectdbParams(const char *const *keywords, const char *const *values,
-				 int expand_dbname)
+DBP_EXPORT PGconn *PQconnectdbParams(const char *const *keywords, const char *const *values,
+				     int expand_dbname)
 {
 	CONNECT_SYNC(PQconnectdbParams, keywords, values, expand_dbname);
 }
 
-EXPORT PGconn *PQsetdbLogin(const char *host, const char *port, const char *options,
-			    const char *tty, const char *db, const char *user, const char *pwd)
+DBP_EXPORT PGconn *PQsetdbLogin(const char *host, const char *port, const char *options,
+				const char *tty, const char *db, const char *user, const char *pwd)
 {
 	CONNECT_SYNC(PQsetdbLogin, host, port, options, tty, db, user, pwd);
 }
@@ -495,7 +474,7 @@ static void connect_started(PGconn *conn, uint64_t t0)
 		ci->connect_t0 = t0;
 		ci->connecting = 1;
 		/* A bad option fails at once: no poll will come. */
-		if (HAVE(PQstatus) && real_PQstatus(conn) == CONNECTION_BAD) {
+		if (DBP_HAVE(PQstatus) && real_PQstatus(conn) == CONNECTION_BAD) {
 			ci->connecting = 0;
 			emit_connect(ci, t0, 0);
 		}
@@ -516,9 +495,9 @@ static void connect_polled(PGconn *conn, PostgresPollingStatusType st)
 	errno = saved;
 }
 
-EXPORT PGconn *PQconnectStart(const char *conninfo)
+DBP_EXPORT PGconn *PQconnectStart(const char *conninfo)
 {
-	REAL(PQconnectStart, NULL);
+	DBP_REAL(PQconnectStart, NULL);
 	if (!dbp_hook_enter(DBP_SHIM_PQ))
 		return real_PQconnectStart(conninfo);
 	uint64_t t0 = dbp_ticks();
@@ -528,10 +507,10 @@ EXPORT PGconn *PQconnectStart(const char *conninfo)
 	return conn;
 }
 
-EXPORT PGconn *PQconnectStartParams(const char *const *keywords, const char *const *values,
-				    int expand_dbname)
+DBP_EXPORT PGconn *PQconnectStartParams(const char *const *keywords, const char *const *values,
+					int expand_dbname)
 {
-	REAL(PQconnectStartParams, NULL);
+	DBP_REAL(PQconnectStartParams, NULL);
 	if (!dbp_hook_enter(DBP_SHIM_PQ))
 		return real_PQconnectStartParams(keywords, values, expand_dbname);
 	uint64_t t0 = dbp_ticks();
@@ -541,9 +520,9 @@ EXPORT PGconn *PQconnectStartParams(const char *const *keywords, const char *con
 	return conn;
 }
 
-EXPORT PostgresPollingStatusType PQconnectPoll(PGconn *conn)
+DBP_EXPORT PostgresPollingStatusType PQconnectPoll(PGconn *conn)
 {
-	REAL(PQconnectPoll, PGRES_POLLING_FAILED);
+	DBP_REAL(PQconnectPoll, PGRES_POLLING_FAILED);
 	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
 		return real_PQconnectPoll(conn);
 	PostgresPollingStatusType st = real_PQconnectPoll(conn);
@@ -552,9 +531,9 @@ EXPORT PostgresPollingStatusType PQconnectPoll(PGconn *conn)
 	return st;
 }
 
-EXPORT void PQreset(PGconn *conn)
+DBP_EXPORT void PQreset(PGconn *conn)
 {
-	REAL(PQreset, );
+	DBP_REAL(PQreset, );
 	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ)) {
 		real_PQreset(conn);
 		return;
@@ -566,9 +545,9 @@ EXPORT void PQreset(PGconn *conn)
 	dbp_hook_leave();
 }
 
-EXPORT int PQresetStart(PGconn *conn)
+DBP_EXPORT int PQresetStart(PGconn *conn)
 {
-	REAL(PQresetStart, 0);
+	DBP_REAL(PQresetStart, 0);
 	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
 		return real_PQresetStart(conn);
 	uint64_t t0 = dbp_ticks();
@@ -579,9 +558,9 @@ EXPORT int PQresetStart(PGconn *conn)
 	return rc;
 }
 
-EXPORT PostgresPollingStatusType PQresetPoll(PGconn *conn)
+DBP_EXPORT PostgresPollingStatusType PQresetPoll(PGconn *conn)
 {
-	REAL(PQresetPoll, PGRES_POLLING_FAILED);
+	DBP_REAL(PQresetPoll, PGRES_POLLING_FAILED);
 	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
 		return real_PQresetPoll(conn);
 	PostgresPollingStatusType st = real_PQresetPoll(conn);
@@ -590,15 +569,16 @@ EXPORT PostgresPollingStatusType PQresetPoll(PGconn *conn)
 	return st;
 }
 
-EXPORT void PQfinish(PGconn *conn)
+DBP_EXPORT void PQfinish(PGconn *conn)
 {
-	REAL(PQfinish, );
+	DBP_REAL(PQfinish, );
 	/* Forgotten first: once freed, the address can be another thread's new connection. */
 	conn_forget(conn);
 	real_PQfinish(conn);
 }
 
-/* ---- sending ---------------------------------------------------------------------------------- */
+/* ---- sending ----------------------------------------------------------------------------------
+ */
 
 /* A simple-protocol string: one part per statement, SQL-level PREPARE/EXECUTE noted. */
 static void send_query(PGconn *conn, const char *sql, uint64_t t0, int split)
@@ -617,9 +597,9 @@ static void send_query(PGconn *conn, const char *sql, uint64_t t0, int split)
 	errno = saved;
 }
 
-EXPORT int PQsendQuery(PGconn *conn, const char *sql)
+DBP_EXPORT int PQsendQuery(PGconn *conn, const char *sql)
 {
-	REAL(PQsendQuery, 0);
+	DBP_REAL(PQsendQuery, 0);
 	int outer;
 	if (!conn || !sql || !pq_enter(conn, &outer))
 		return real_PQsendQuery(conn, sql);
@@ -634,11 +614,11 @@ EXPORT int PQsendQuery(PGconn *conn, const char *sql)
 	return ok;
 }
 
-EXPORT int PQsendQueryParams(PGconn *conn, const char *sql, int n, const Oid *types,
-			     const char *const *values, const int *lengths, const int *formats,
-			     int result_format)
+DBP_EXPORT int PQsendQueryParams(PGconn *conn, const char *sql, int n, const Oid *types,
+				 const char *const *values, const int *lengths, const int *formats,
+				 int result_format)
 {
-	REAL(PQsendQueryParams, 0);
+	DBP_REAL(PQsendQueryParams, 0);
 	int outer;
 	if (!conn || !sql || !pq_enter(conn, &outer))
 		return real_PQsendQueryParams(conn, sql, n, types, values, lengths, formats,
@@ -674,10 +654,10 @@ static void send_prepare(PGconn *conn, const char *name, const char *sql, uint64
 	errno = saved;
 }
 
-EXPORT int PQsendPrepare(PGconn *conn, const char *name, const char *sql, int n,
-			 const Oid *types)
+DBP_EXPORT int PQsendPrepare(PGconn *conn, const char *name, const char *sql, int n,
+			     const Oid *types)
 {
-	REAL(PQsendPrepare, 0);
+	DBP_REAL(PQsendPrepare, 0);
 	int outer;
 	if (!conn || !sql || !pq_enter(conn, &outer))
 		return real_PQsendPrepare(conn, name, sql, n, types);
@@ -702,10 +682,10 @@ static void send_exec_prepared(PGconn *conn, const char *name, uint64_t t0)
 	errno = saved;
 }
 
-EXPORT int PQsendQueryPrepared(PGconn *conn, const char *name, int n, const char *const *values,
-			       const int *lengths, const int *formats, int result_format)
+DBP_EXPORT int PQsendQueryPrepared(PGconn *conn, const char *name, int n, const char *const *values,
+				   const int *lengths, const int *formats, int result_format)
 {
-	REAL(PQsendQueryPrepared, 0);
+	DBP_REAL(PQsendQueryPrepared, 0);
 	int outer;
 	if (!conn || !pq_enter(conn, &outer))
 		return real_PQsendQueryPrepared(conn, name, n, values, lengths, formats,
@@ -733,9 +713,9 @@ static int send_describe(PGconn *conn, int ok)
 	return ok;
 }
 
-EXPORT int PQsendDescribePrepared(PGconn *conn, const char *name)
+DBP_EXPORT int PQsendDescribePrepared(PGconn *conn, const char *name)
 {
-	REAL(PQsendDescribePrepared, 0);
+	DBP_REAL(PQsendDescribePrepared, 0);
 	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
 		return real_PQsendDescribePrepared(conn, name);
 	int ok = send_describe(conn, real_PQsendDescribePrepared(conn, name));
@@ -743,9 +723,9 @@ EXPORT int PQsendDescribePrepared(PGconn *conn, const char *name)
 	return ok;
 }
 
-EXPORT int PQsendDescribePortal(PGconn *conn, const char *name)
+DBP_EXPORT int PQsendDescribePortal(PGconn *conn, const char *name)
 {
-	REAL(PQsendDescribePortal, 0);
+	DBP_REAL(PQsendDescribePortal, 0);
 	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
 		return real_PQsendDescribePortal(conn, name);
 	int ok = send_describe(conn, real_PQsendDescribePortal(conn, name));
@@ -765,9 +745,9 @@ static int send_close(PGconn *conn, const char *name, int ok)
 	return ok;
 }
 
-EXPORT int PQsendClosePrepared(PGconn *conn, const char *name)
+DBP_EXPORT int PQsendClosePrepared(PGconn *conn, const char *name)
 {
-	REAL(PQsendClosePrepared, 0);
+	DBP_REAL(PQsendClosePrepared, 0);
 	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
 		return real_PQsendClosePrepared(conn, name);
 	int ok = send_close(conn, name, real_PQsendClosePrepared(conn, name));
@@ -775,9 +755,9 @@ EXPORT int PQsendClosePrepared(PGconn *conn, const char *name)
 	return ok;
 }
 
-EXPORT int PQsendClosePortal(PGconn *conn, const char *name)
+DBP_EXPORT int PQsendClosePortal(PGconn *conn, const char *name)
 {
-	REAL(PQsendClosePortal, 0);
+	DBP_REAL(PQsendClosePortal, 0);
 	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
 		return real_PQsendClosePortal(conn, name);
 	int ok = send_describe(conn, real_PQsendClosePortal(conn, name));
@@ -795,9 +775,9 @@ static int send_sync(PGconn *conn, int ok)
 	return ok;
 }
 
-EXPORT int PQpipelineSync(PGconn *conn)
+DBP_EXPORT int PQpipelineSync(PGconn *conn)
 {
-	REAL(PQpipelineSync, 0);
+	DBP_REAL(PQpipelineSync, 0);
 	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
 		return real_PQpipelineSync(conn);
 	int ok = send_sync(conn, real_PQpipelineSync(conn));
@@ -805,9 +785,9 @@ EXPORT int PQpipelineSync(PGconn *conn)
 	return ok;
 }
 
-EXPORT int PQsendPipelineSync(PGconn *conn)
+DBP_EXPORT int PQsendPipelineSync(PGconn *conn)
 {
-	REAL(PQsendPipelineSync, 0);
+	DBP_REAL(PQsendPipelineSync, 0);
 	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
 		return real_PQsendPipelineSync(conn);
 	int ok = send_sync(conn, real_PQsendPipelineSync(conn));
@@ -815,11 +795,12 @@ EXPORT int PQsendPipelineSync(PGconn *conn)
 	return ok;
 }
 
-/* ---- results ---------------------------------------------------------------------------------- */
+/* ---- results ----------------------------------------------------------------------------------
+ */
 
-EXPORT PGresult *PQgetResult(PGconn *conn)
+DBP_EXPORT PGresult *PQgetResult(PGconn *conn)
 {
-	REAL(PQgetResult, NULL);
+	DBP_REAL(PQgetResult, NULL);
 	int outer;
 	if (!conn || !pq_enter(conn, &outer))
 		return real_PQgetResult(conn);
@@ -844,8 +825,8 @@ static void sync_fallback(PGconn *conn, const struct dbp_query_ent *q, PGresult 
 	struct pq_conn *ci = conn_get(conn);
 	if (ci) {
 		struct pq_pend p = { .kind = PQ_QUERY };
-		ExecStatusType s = res && HAVE(PQresultStatus) ? real_PQresultStatus(res)
-							       : PGRES_FATAL_ERROR;
+		ExecStatusType s = res && DBP_HAVE(PQresultStatus) ? real_PQresultStatus(res)
+								   : PGRES_FATAL_ERROR;
 		if (res)
 			add_result(conn, &p, res, s);
 		else
@@ -855,20 +836,20 @@ static void sync_fallback(PGconn *conn, const struct dbp_query_ent *q, PGresult 
 	errno = saved;
 }
 
-#define SYNC_CALL(name, query_expr, ...)                                        \
-	do {                                                                    \
-		REAL(name, NULL);                                               \
-		if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))                      \
-			return real_##name(__VA_ARGS__);                        \
-		struct sync_call sc = { .conn = conn };                         \
-		uint64_t t0 = dbp_ticks();                                      \
-		tls_sync = &sc;                                                 \
-		PGresult *res = real_##name(__VA_ARGS__);                       \
-		tls_sync = NULL;                                                \
-		if (!sc.sent)                                                   \
-			sync_fallback(conn, query_expr, res, t0);               \
-		dbp_hook_leave();                                               \
-		return res;                                                     \
+#define SYNC_CALL(name, query_expr, ...)                          \
+	do {                                                      \
+		DBP_REAL(name, NULL);                             \
+		if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))        \
+			return real_##name(__VA_ARGS__);          \
+		struct sync_call sc = { .conn = conn };           \
+		uint64_t t0 = dbp_ticks();                        \
+		tls_sync = &sc;                                   \
+		PGresult *res = real_##name(__VA_ARGS__);         \
+		tls_sync = NULL;                                  \
+		if (!sc.sent)                                     \
+			sync_fallback(conn, query_expr, res, t0); \
+		dbp_hook_leave();                                 \
+		return res;                                       \
 	} while (0)
 
 static const struct dbp_query_ent *text_query(const char *sql)
@@ -883,31 +864,32 @@ static const struct dbp_query_ent *prepared_query(PGconn *conn, const char *name
 	return q ? q : pq_exec_name_query(name ? name : "");
 }
 
-EXPORT PGresult *PQexec(PGconn *conn, const char *sql)
+DBP_EXPORT PGresult *PQexec(PGconn *conn, const char *sql)
 {
 	SYNC_CALL(PQexec, text_query(sql), conn, sql);
 }
 
-EXPORT PGresult *PQexecParams(PGconn *conn, const char *sql, int n, const Oid *types,
-			      const char *const *values, const int *lengths, const int *formats,
-			      int result_format)
+DBP_EXPORT PGresult *PQexecParams(PGconn *conn, const char *sql, int n, const Oid *types,
+				  const char *const *values, const int *lengths, const int *formats,
+				  int result_format)
 {
 	SYNC_CALL(PQexecParams, text_query(sql), conn, sql, n, types, values, lengths, formats,
 		  result_format);
 }
 
-EXPORT PGresult *PQexecPrepared(PGconn *conn, const char *name, int n, const char *const *values,
-				const int *lengths, const int *formats, int result_format)
+DBP_EXPORT PGresult *PQexecPrepared(PGconn *conn, const char *name, int n,
+				    const char *const *values, const int *lengths,
+				    const int *formats, int result_format)
 {
 	SYNC_CALL(PQexecPrepared, prepared_query(conn, name), conn, name, n, values, lengths,
 		  formats, result_format);
 }
 
 /* Prepare: recorded only when it fails (see on_result), and mapped when it succeeds. */
-EXPORT PGresult *PQprepare(PGconn *conn, const char *name, const char *sql, int n,
-			   const Oid *types)
+DBP_EXPORT PGresult *PQprepare(PGconn *conn, const char *name, const char *sql, int n,
+			       const Oid *types)
 {
-	REAL(PQprepare, NULL);
+	DBP_REAL(PQprepare, NULL);
 	if (!conn || !sql || !dbp_hook_enter(DBP_SHIM_PQ))
 		return real_PQprepare(conn, name, sql, n, types);
 	struct sync_call sc = { .conn = conn };
@@ -916,8 +898,8 @@ EXPORT PGresult *PQprepare(PGconn *conn, const char *name, const char *sql, int 
 	PGresult *res = real_PQprepare(conn, name, sql, n, types);
 	tls_sync = NULL;
 	if (!sc.sent) {
-		ExecStatusType s = res && HAVE(PQresultStatus) ? real_PQresultStatus(res)
-							       : PGRES_FATAL_ERROR;
+		ExecStatusType s = res && DBP_HAVE(PQresultStatus) ? real_PQresultStatus(res)
+								   : PGRES_FATAL_ERROR;
 		if (s == PGRES_COMMAND_OK) {
 			int saved = errno;
 			struct pq_conn *ci = conn_get(conn);
@@ -941,7 +923,7 @@ static PGresult *sync_meta(PGconn *conn, enum pq_kind kind, const char *name,
 	struct sync_call sc = { .conn = conn };
 	int saved = errno;
 	struct pq_pend *p = NULL;
-	if (HAVE(PQpipelineStatus) && real_PQpipelineStatus(conn) == PQ_PIPELINE_OFF) {
+	if (DBP_HAVE(PQpipelineStatus) && real_PQpipelineStatus(conn) == PQ_PIPELINE_OFF) {
 		p = on_send(conn, kind, 0);
 		if (p && kind == PQ_CLOSE && !(p->parts.one.name = strdup(name ? name : "")))
 			p->kind = PQ_DESCRIBE; /* no name to forget: still consumes its results */
@@ -960,41 +942,41 @@ static PGresult *sync_meta(PGconn *conn, enum pq_kind kind, const char *name,
 	return res;
 }
 
-#define SYNC_META(name, kind)                                    \
-	do {                                                     \
-		REAL(name, NULL);                                \
-		if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))       \
-			return real_##name(conn, arg);           \
+#define SYNC_META(name, kind)                                            \
+	do {                                                             \
+		DBP_REAL(name, NULL);                                    \
+		if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))               \
+			return real_##name(conn, arg);                   \
 		PGresult *res = sync_meta(conn, kind, arg, real_##name); \
-		dbp_hook_leave();                                \
-		return res;                                      \
+		dbp_hook_leave();                                        \
+		return res;                                              \
 	} while (0)
 
-EXPORT PGresult *PQdescribePrepared(PGconn *conn, const char *arg)
+DBP_EXPORT PGresult *PQdescribePrepared(PGconn *conn, const char *arg)
 {
 	SYNC_META(PQdescribePrepared, PQ_DESCRIBE);
 }
 
-EXPORT PGresult *PQdescribePortal(PGconn *conn, const char *arg)
+DBP_EXPORT PGresult *PQdescribePortal(PGconn *conn, const char *arg)
 {
 	SYNC_META(PQdescribePortal, PQ_DESCRIBE);
 }
 
 /* PostgreSQL 17's closes: a prepared statement closed is a name forgotten. */
-EXPORT PGresult *PQclosePrepared(PGconn *conn, const char *arg)
+DBP_EXPORT PGresult *PQclosePrepared(PGconn *conn, const char *arg)
 {
 	SYNC_META(PQclosePrepared, PQ_CLOSE);
 }
 
-EXPORT PGresult *PQclosePortal(PGconn *conn, const char *arg)
+DBP_EXPORT PGresult *PQclosePortal(PGconn *conn, const char *arg)
 {
 	SYNC_META(PQclosePortal, PQ_DESCRIBE);
 }
 
 /* libpq runs a SET of its own through PQexec: that is not the program's statement. */
-EXPORT int PQsetClientEncoding(PGconn *conn, const char *encoding)
+DBP_EXPORT int PQsetClientEncoding(PGconn *conn, const char *encoding)
 {
-	REAL(PQsetClientEncoding, -1);
+	DBP_REAL(PQsetClientEncoding, -1);
 	if (!dbp_hook_enter(DBP_SHIM_PQ))
 		return real_PQsetClientEncoding(conn, encoding);
 	int rc = real_PQsetClientEncoding(conn, encoding);

@@ -9,12 +9,11 @@
 #include "clock.h"
 #include "intern.h"
 #include "ptrmap.h"
+#include "hook.h"
 #include "resolve.h"
 #include "ring.h"
 #include "sqlite_errors.h"
 #include "sqlnorm.h"
-
-#define EXPORT __attribute__((visibility("default")))
 
 /* ---- the real functions ---------------------------------------------------------------- */
 
@@ -51,29 +50,9 @@ static const char *const sonames[] = { "libsqlite3.so.0", "libsqlite3.so", NULL 
 	X(int, sqlite3_changes, (sqlite3 *))                                                       \
 	X(int, sqlite3_extended_errcode, (sqlite3 *))
 
-#define DECLARE(ret, name, args) static ret(*real_##name) args;
-REAL_FUNCS(DECLARE)
-#undef DECLARE
+REAL_FUNCS(DBP_REAL_DECLARE)
 
-/* Resolved all at once (from the first hook that runs, constructor or not); a library loaded
- * later by dlopen is picked up by the next call that finds its pointer still NULL. */
-static void resolve_all(void)
-{
-#define RESOLVE(ret, name, args) \
-	if (!real_##name)        \
-		*(void **)&real_##name = dbp_resolve(#name, sonames);
-	REAL_FUNCS(RESOLVE)
-#undef RESOLVE
-}
-
-#define REAL(name, fail)                          \
-	do {                                      \
-		if (DBP_UNLIKELY(!real_##name)) { \
-			resolve_all();            \
-			if (!real_##name)         \
-				return fail;      \
-		}                                 \
-	} while (0)
+DBP_REAL_RESOLVER(REAL_FUNCS, sonames)
 
 /* ---- per-connection and per-statement state -------------------------------------------- */
 
@@ -242,9 +221,9 @@ static void after_open(int rc, sqlite3 **pdb)
 	}
 }
 
-EXPORT int sqlite3_open(const char *file, sqlite3 **pdb)
+DBP_EXPORT int sqlite3_open(const char *file, sqlite3 **pdb)
 {
-	REAL(sqlite3_open, SQLITE_ERROR);
+	DBP_REAL(sqlite3_open, SQLITE_ERROR);
 	if (!dbp_hook_enter(DBP_SHIM_SQLITE))
 		return real_sqlite3_open(file, pdb);
 	int rc = real_sqlite3_open(file, pdb);
@@ -253,9 +232,9 @@ EXPORT int sqlite3_open(const char *file, sqlite3 **pdb)
 	return rc;
 }
 
-EXPORT int sqlite3_open16(const void *file, sqlite3 **pdb)
+DBP_EXPORT int sqlite3_open16(const void *file, sqlite3 **pdb)
 {
-	REAL(sqlite3_open16, SQLITE_ERROR);
+	DBP_REAL(sqlite3_open16, SQLITE_ERROR);
 	if (!dbp_hook_enter(DBP_SHIM_SQLITE))
 		return real_sqlite3_open16(file, pdb);
 	int rc = real_sqlite3_open16(file, pdb);
@@ -264,9 +243,9 @@ EXPORT int sqlite3_open16(const void *file, sqlite3 **pdb)
 	return rc;
 }
 
-EXPORT int sqlite3_open_v2(const char *file, sqlite3 **pdb, int flags, const char *vfs)
+DBP_EXPORT int sqlite3_open_v2(const char *file, sqlite3 **pdb, int flags, const char *vfs)
 {
-	REAL(sqlite3_open_v2, SQLITE_ERROR);
+	DBP_REAL(sqlite3_open_v2, SQLITE_ERROR);
 	if (!dbp_hook_enter(DBP_SHIM_SQLITE))
 		return real_sqlite3_open_v2(file, pdb, flags, vfs);
 	int rc = real_sqlite3_open_v2(file, pdb, flags, vfs);
@@ -291,7 +270,7 @@ static void after_prepare(sqlite3 *db, int rc, sqlite3_stmt **pst, const char *s
 
 #define PREPARE8(name, ...)                                                          \
 	do {                                                                         \
-		REAL(name, SQLITE_ERROR);                                            \
+		DBP_REAL(name, SQLITE_ERROR);                                        \
 		if (!dbp_hook_enter(DBP_SHIM_SQLITE))                                \
 			return real_##name(__VA_ARGS__);                             \
 		uint64_t t0 = dbp_ticks();                                           \
@@ -303,7 +282,7 @@ static void after_prepare(sqlite3 *db, int rc, sqlite3_stmt **pst, const char *s
 
 #define PREPARE16(name, ...)                                                                   \
 	do {                                                                                   \
-		REAL(name, SQLITE_ERROR);                                                      \
+		DBP_REAL(name, SQLITE_ERROR);                                                  \
 		if (!dbp_hook_enter(DBP_SHIM_SQLITE))                                          \
 			return real_##name(__VA_ARGS__);                                       \
 		uint64_t t0 = dbp_ticks();                                                     \
@@ -315,45 +294,45 @@ static void after_prepare(sqlite3 *db, int rc, sqlite3_stmt **pst, const char *s
 		return rc;                                                                     \
 	} while (0)
 
-EXPORT int sqlite3_prepare(sqlite3 *db, const char *sql, int nbyte, sqlite3_stmt **pst,
-			   const char **tail)
+DBP_EXPORT int sqlite3_prepare(sqlite3 *db, const char *sql, int nbyte, sqlite3_stmt **pst,
+			       const char **tail)
 {
 	PREPARE8(sqlite3_prepare, db, sql, nbyte, pst, tail);
 }
 
-EXPORT int sqlite3_prepare_v2(sqlite3 *db, const char *sql, int nbyte, sqlite3_stmt **pst,
-			      const char **tail)
+DBP_EXPORT int sqlite3_prepare_v2(sqlite3 *db, const char *sql, int nbyte, sqlite3_stmt **pst,
+				  const char **tail)
 {
 	PREPARE8(sqlite3_prepare_v2, db, sql, nbyte, pst, tail);
 }
 
-EXPORT int sqlite3_prepare_v3(sqlite3 *db, const char *sql, int nbyte, unsigned flags,
-			      sqlite3_stmt **pst, const char **tail)
+DBP_EXPORT int sqlite3_prepare_v3(sqlite3 *db, const char *sql, int nbyte, unsigned flags,
+				  sqlite3_stmt **pst, const char **tail)
 {
 	PREPARE8(sqlite3_prepare_v3, db, sql, nbyte, flags, pst, tail);
 }
 
-EXPORT int sqlite3_prepare16(sqlite3 *db, const void *sql, int nbyte, sqlite3_stmt **pst,
-			     const void **tail)
+DBP_EXPORT int sqlite3_prepare16(sqlite3 *db, const void *sql, int nbyte, sqlite3_stmt **pst,
+				 const void **tail)
 {
 	PREPARE16(sqlite3_prepare16, db, sql, nbyte, pst, tail);
 }
 
-EXPORT int sqlite3_prepare16_v2(sqlite3 *db, const void *sql, int nbyte, sqlite3_stmt **pst,
-				const void **tail)
+DBP_EXPORT int sqlite3_prepare16_v2(sqlite3 *db, const void *sql, int nbyte, sqlite3_stmt **pst,
+				    const void **tail)
 {
 	PREPARE16(sqlite3_prepare16_v2, db, sql, nbyte, pst, tail);
 }
 
-EXPORT int sqlite3_prepare16_v3(sqlite3 *db, const void *sql, int nbyte, unsigned flags,
-				sqlite3_stmt **pst, const void **tail)
+DBP_EXPORT int sqlite3_prepare16_v3(sqlite3 *db, const void *sql, int nbyte, unsigned flags,
+				    sqlite3_stmt **pst, const void **tail)
 {
 	PREPARE16(sqlite3_prepare16_v3, db, sql, nbyte, flags, pst, tail);
 }
 
-EXPORT int sqlite3_step(sqlite3_stmt *st)
+DBP_EXPORT int sqlite3_step(sqlite3_stmt *st)
 {
-	REAL(sqlite3_step, SQLITE_MISUSE);
+	DBP_REAL(sqlite3_step, SQLITE_MISUSE);
 	if (!st || !dbp_hook_enter(DBP_SHIM_SQLITE))
 		return real_sqlite3_step(st);
 	struct stmt_info *si = stmt_find(st);
@@ -377,9 +356,9 @@ EXPORT int sqlite3_step(sqlite3_stmt *st)
 
 /* Reset or finalize before SQLITE_DONE ends an execution the program chose to stop early
  * (a point lookup reads one row and resets): that is a successful call. */
-EXPORT int sqlite3_reset(sqlite3_stmt *st)
+DBP_EXPORT int sqlite3_reset(sqlite3_stmt *st)
 {
-	REAL(sqlite3_reset, SQLITE_MISUSE);
+	DBP_REAL(sqlite3_reset, SQLITE_MISUSE);
 	if (!st || !dbp_hook_enter(DBP_SHIM_SQLITE))
 		return real_sqlite3_reset(st);
 	struct stmt_info *si = stmt_find(st);
@@ -390,9 +369,9 @@ EXPORT int sqlite3_reset(sqlite3_stmt *st)
 	return rc;
 }
 
-EXPORT int sqlite3_finalize(sqlite3_stmt *st)
+DBP_EXPORT int sqlite3_finalize(sqlite3_stmt *st)
 {
-	REAL(sqlite3_finalize, SQLITE_MISUSE);
+	DBP_REAL(sqlite3_finalize, SQLITE_MISUSE);
 	if (!st || !dbp_hook_enter(DBP_SHIM_SQLITE)) {
 		/* Still forget it: the address will be reused for another statement. */
 		if (st && __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_NOT_READY)
@@ -420,18 +399,18 @@ static void forget_db(sqlite3 *db)
 	}
 }
 
-EXPORT int sqlite3_close(sqlite3 *db)
+DBP_EXPORT int sqlite3_close(sqlite3 *db)
 {
-	REAL(sqlite3_close, SQLITE_MISUSE);
+	DBP_REAL(sqlite3_close, SQLITE_MISUSE);
 	/* Forgotten first: once closed, the address can be another thread's new connection. A
 	 * close that fails (SQLITE_BUSY) leaves a connection we simply learn again. */
 	forget_db(db);
 	return real_sqlite3_close(db);
 }
 
-EXPORT int sqlite3_close_v2(sqlite3 *db)
+DBP_EXPORT int sqlite3_close_v2(sqlite3 *db)
 {
-	REAL(sqlite3_close_v2, SQLITE_MISUSE);
+	DBP_REAL(sqlite3_close_v2, SQLITE_MISUSE);
 	forget_db(db); /* the handle is a zombie from here on, whatever the result */
 	return real_sqlite3_close_v2(db);
 }
@@ -454,28 +433,28 @@ static void note_app_trace(sqlite3 *db, int bit, int on)
 	errno = saved;
 }
 
-EXPORT int sqlite3_trace_v2(sqlite3 *db, unsigned mask, int (*cb)(unsigned, void *, void *, void *),
-			    void *ctx)
+DBP_EXPORT int sqlite3_trace_v2(sqlite3 *db, unsigned mask,
+				int (*cb)(unsigned, void *, void *, void *), void *ctx)
 {
-	REAL(sqlite3_trace_v2, SQLITE_MISUSE);
+	DBP_REAL(sqlite3_trace_v2, SQLITE_MISUSE);
 	/* trace_v2 replaces the legacy trace and profile callbacks too. */
 	note_app_trace(db, 7, 0);
 	note_app_trace(db, 1, mask && cb);
 	return real_sqlite3_trace_v2(db, mask, cb, ctx);
 }
 
-EXPORT void *sqlite3_trace(sqlite3 *db, void (*cb)(void *, const char *), void *ctx)
+DBP_EXPORT void *sqlite3_trace(sqlite3 *db, void (*cb)(void *, const char *), void *ctx)
 {
-	REAL(sqlite3_trace, NULL);
+	DBP_REAL(sqlite3_trace, NULL);
 	note_app_trace(db, 7, 0);
 	note_app_trace(db, 2, cb != NULL);
 	return real_sqlite3_trace(db, cb, ctx);
 }
 
-EXPORT void *sqlite3_profile(sqlite3 *db, void (*cb)(void *, const char *, sqlite3_uint64),
-			     void *ctx)
+DBP_EXPORT void *sqlite3_profile(sqlite3 *db, void (*cb)(void *, const char *, sqlite3_uint64),
+				 void *ctx)
 {
-	REAL(sqlite3_profile, NULL);
+	DBP_REAL(sqlite3_profile, NULL);
 	note_app_trace(db, 4, cb != NULL);
 	return real_sqlite3_profile(db, cb, ctx);
 }
@@ -631,9 +610,10 @@ static void exec_settle(struct exec_ctx *x, int rc, uint64_t t_end)
 	dbp_ring_push(&r);
 }
 
-EXPORT int sqlite3_exec(sqlite3 *db, const char *sql, sqlite3_callback cb, void *arg, char **errmsg)
+DBP_EXPORT int sqlite3_exec(sqlite3 *db, const char *sql, sqlite3_callback cb, void *arg,
+			    char **errmsg)
 {
-	REAL(sqlite3_exec, SQLITE_ERROR);
+	DBP_REAL(sqlite3_exec, SQLITE_ERROR);
 	if (!db || !sql || !dbp_hook_enter(DBP_SHIM_SQLITE))
 		return real_sqlite3_exec(db, sql, cb, arg, errmsg);
 	struct db_info *di = dbp_ptrmap_get(&dbs, db);

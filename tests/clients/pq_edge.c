@@ -65,7 +65,8 @@ static void strings(const char *conninfo)
 {
 	char ci[128];
 	for (int i = 0; i < 4200; i++) {
-		snprintf(ci, sizeof ci, "host=/nonexistent/d%d dbname=db%d connect_timeout=1", i, i);
+		snprintf(ci, sizeof ci, "host=/nonexistent/d%d dbname=db%d connect_timeout=1", i,
+			 i);
 		PQfinish(PQconnectdb(ci));
 	}
 	PGconn *c = connect_or_die(conninfo);
@@ -242,7 +243,7 @@ int main(int argc, char **argv)
 		const char *name;
 		void (*fn)(const char *);
 	} modes[] = {
-		{ "strings", strings }, { "held", held },   { "reprepare", reprepare },
+		{ "strings", strings },   { "held", held },   { "reprepare", reprepare },
 		{ "describe", describe }, { "split", split }, { "unnamed", unnamed },
 		{ "encoding", encoding },
 	};

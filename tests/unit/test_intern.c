@@ -60,8 +60,13 @@ Test(intern, texts_the_shape_cannot_read_are_normalized_every_time)
 {
 	/* Comments, escapes, dollar quotes, parameters: each still gets its own right entry. */
 	const char *s[] = {
-		"SELECT 1 -- it's",   "SELECT 2 /* ' */",  "SELECT E'a\\'b', 3", "SELECT $$x'$$, 4",
-		"SELECT a FROM t WHERE id = $1", "SELECT arr[1] FROM t", "SELECT 'unterminated",
+		"SELECT 1 -- it's",
+		"SELECT 2 /* ' */",
+		"SELECT E'a\\'b', 3",
+		"SELECT $$x'$$, 4",
+		"SELECT a FROM t WHERE id = $1",
+		"SELECT arr[1] FROM t",
+		"SELECT 'unterminated",
 	};
 	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
 		cr_assert_eq(get(s[i])->id, fp(s[i]), "%s", s[i]);

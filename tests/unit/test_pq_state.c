@@ -22,7 +22,8 @@ static struct cmd parse(const char *s)
 
 Test(pq_sql, prepare_with_types_and_body)
 {
-	const char *s = "  /* c */ PREPARE Get_Item (int, text) AS SELECT name FROM t WHERE id = $1";
+	const char *s =
+		"  /* c */ PREPARE Get_Item (int, text) AS SELECT name FROM t WHERE id = $1";
 	struct cmd c = parse(s);
 	cr_assert_eq(c.op, PQ_OP_PREPARE);
 	cr_assert_str_eq(c.name, "get_item", "unquoted names fold to lower case");
@@ -94,7 +95,8 @@ Test(pq_split, a_trailing_semicolon_keeps_one_inline_part)
 	cr_assert_eq(pq_pend_set_sql(&p, "SELECT 1;", 9, 1), 0);
 	cr_assert_eq(p.parts.n, 1);
 	cr_assert_null(p.parts.many);
-	cr_assert_eq(pq_pend_set_sql(&(struct pq_pend){ 0 }, "", 0, 1), 0, "empty string: one part");
+	cr_assert_eq(pq_pend_set_sql(&(struct pq_pend){ 0 }, "", 0, 1), 0,
+		     "empty string: one part");
 }
 
 Test(pq_split, the_extended_protocol_is_never_split)

@@ -37,7 +37,8 @@ Test(sqlparts, postgres_rules)
 	expect_first("SELECT /* a /* nested ; */ still ; */ 1; SELECT 2", DBP_DIALECT_PG,
 		     "SELECT /* a /* nested ; */ still ; */ 1;");
 	expect_first("CREATE RULE r AS ON INSERT TO t DO ALSO (NOTIFY a; NOTIFY b); SELECT 1",
-		     DBP_DIALECT_PG, "CREATE RULE r AS ON INSERT TO t DO ALSO (NOTIFY a; NOTIFY b);");
+		     DBP_DIALECT_PG,
+		     "CREATE RULE r AS ON INSERT TO t DO ALSO (NOTIFY a; NOTIFY b);");
 	const char *fn = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; "
 			 "SELECT CASE WHEN true THEN 2 END; END;";
 	char buf[256];
