@@ -2,6 +2,7 @@
 #include "fdwatch.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 struct dbp_fdwatch *dbp_fdwatch_tab[DBP_FDWATCH_MAX];
@@ -23,8 +24,10 @@ struct dbp_fdwatch *dbp_fdwatch_add(int fd, mywire_emit_fn emit)
 		e = malloc(sizeof *e);
 	if (e) {
 		mywire_init(&e->w, emit);
+		e->addr[0] = 0;
 		e->server = NULL;
 		e->port = 0;
+		e->in_use = 0;
 		e->next_free = NULL;
 		dbp_fdwatch_live++;
 		__atomic_store_n(&dbp_fdwatch_tab[fd], e, __ATOMIC_RELEASE);
@@ -47,7 +50,15 @@ void dbp_fdwatch_forget(int lo, int hi)
 		if (!e)
 			continue;
 		__atomic_store_n(&dbp_fdwatch_tab[fd], NULL, __ATOMIC_RELEASE);
-		mywire_free(&e->w);
+		/* A hook on another thread may be inside w (it looked the entry up before a
+		 * blocking read): its use is short and never blocks, so wait it out. */
+		int spins = 0;
+		while (!dbp_fdwatch_claim(e) && ++spins < 10000)
+			sched_yield();
+		if (spins < 10000) { /* else (a fork child of a thread mid-read): buffers leak */
+			mywire_free(&e->w);
+			dbp_fdwatch_release(e);
+		}
 		e->next_free = free_list;
 		free_list = e;
 		dbp_fdwatch_live--;
@@ -63,4 +74,18 @@ void dbp_fdwatch_lock(void)
 void dbp_fdwatch_unlock(void)
 {
 	pthread_mutex_unlock(&lock);
+}
+
+int dbp_fdwatch_any(int lo, int hi)
+{
+	if (!__atomic_load_n(&dbp_fdwatch_live, __ATOMIC_RELAXED))
+		return 0;
+	if (lo < 0)
+		lo = 0;
+	if (hi >= DBP_FDWATCH_MAX)
+		hi = DBP_FDWATCH_MAX - 1;
+	for (int fd = lo; fd <= hi; fd++)
+		if (__atomic_load_n(&dbp_fdwatch_tab[fd], __ATOMIC_RELAXED))
+			return 1;
+	return 0;
 }

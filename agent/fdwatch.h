@@ -11,8 +11,12 @@
 
 struct dbp_fdwatch {
 	struct mywire w;
-	const struct dbp_str_ent *server; /* where connect() went */
+	/* Where connect() went: kept raw, interned only once the connection turns out to be
+	 * MySQL (a program's thousand UDP sockets must not fill the agent's string table). */
+	char addr[112];
+	const struct dbp_str_ent *server;
 	uint16_t port;
+	uint32_t in_use; /* a hook is reading or writing w: forget waits for it */
 	struct dbp_fdwatch *next_free;
 };
 
@@ -29,9 +33,24 @@ static inline struct dbp_fdwatch *dbp_fdwatch_get(int fd)
 
 /* Starts following fd (replacing whatever followed that number). NULL when out of memory. */
 struct dbp_fdwatch *dbp_fdwatch_add(int fd, mywire_emit_fn emit);
-/* Stops following descriptors lo..hi. Entries are recycled, never freed: a thread still inside
- * a hook with one reads a valid (idle) object. */
+/* Stops following descriptors lo..hi. Entries are recycled, never freed, and their buffers are
+ * released only once no hook is using them. Not from a signal handler (it takes a lock). */
 void dbp_fdwatch_forget(int lo, int hi);
+
+/* A hook's exclusive use of an entry: 0 when another thread has it (two threads on one socket:
+ * the stream cannot be read in order, so the caller lets the connection go). */
+static inline int dbp_fdwatch_claim(struct dbp_fdwatch *e)
+{
+	return !__atomic_exchange_n(&e->in_use, 1, __ATOMIC_ACQUIRE);
+}
+
+static inline void dbp_fdwatch_release(struct dbp_fdwatch *e)
+{
+	__atomic_store_n(&e->in_use, 0, __ATOMIC_RELEASE);
+}
+
+/* Whether any of lo..hi is followed, without locking. */
+int dbp_fdwatch_any(int lo, int hi);
 
 /* Fork handling. */
 void dbp_fdwatch_lock(void);

@@ -23,6 +23,7 @@ struct my_conn {
 	uint8_t awaiting; /* the current part returned a result set not yet read */
 	uint64_t t0;      /* start of the current part */
 	uint64_t rows;
+	uint64_t acc_rows, acc_affected; /* a CALL's results so far, recorded as one */
 	const void *use_res; /* the MYSQL_RES being read row by row, if any */
 };
 

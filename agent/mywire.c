@@ -74,10 +74,26 @@ static unsigned ok_status(const struct mywire *w, uint64_t *affected)
 
 /* The statement running ended at now. */
 static void part_done(struct mywire *w, uint64_t rows, uint64_t affected, unsigned err,
-		      uint64_t now)
+		      uint64_t now, int more)
 {
-	if (w->parts.n && w->emit)
-		w->emit(w, dbp_parts_at(&w->parts, w->cur)->q, w->t0, now, rows, affected, err);
+	/* Results beyond the string's last statement (a CALL's result sets and status) add up
+	 * into that statement's one record. */
+	if (!err && more && w->cur + 1 >= w->parts.n) {
+		w->acc_rows += rows;
+		w->acc_affected += affected;
+		w->rows = 0;
+		return;
+	}
+	rows += w->acc_rows;
+	affected += w->acc_affected;
+	w->acc_rows = w->acc_affected = 0;
+	if (w->parts.n) {
+		struct dbp_part *pt = dbp_parts_at(&w->parts, w->cur);
+		if (w->emit)
+			w->emit(w, pt->q, w->t0, now, rows, affected, err);
+		if (!err && pt->op == DBP_PART_USE) /* USE db: what follows runs there */
+			w->ns = dbp_str_get(DBP_STR_NAMESPACE, pt->name, strlen(pt->name));
+	}
 	w->t0 = now;
 	w->rows = 0;
 	if (w->cur + 1 < w->parts.n)
@@ -104,13 +120,13 @@ static void response(struct mywire *w, uint32_t len, uint64_t now)
 	case R_FIRST:
 		if (h[0] == 0x00) {
 			unsigned st = ok_status(w, &affected);
-			part_done(w, 0, affected, 0, now);
+			part_done(w, 0, affected, 0, now, st & SERVER_MORE_RESULTS);
 			w->rstate = st & SERVER_MORE_RESULTS ? R_FIRST : R_DONE;
 		} else if (h[0] == 0xff) {
-			part_done(w, 0, 0, n >= 3 ? (unsigned)(h[1] | h[2] << 8) : 2000, now);
+			part_done(w, 0, 0, n >= 3 ? (unsigned)(h[1] | h[2] << 8) : 2000, now, 0);
 			w->rstate = R_DONE;
 		} else if (h[0] == 0xfb) { /* LOCAL INFILE: the rest is the file's transfer */
-			part_done(w, 0, 0, 0, now);
+			part_done(w, 0, 0, 0, now, 0);
 			w->rstate = R_DONE;
 		} else {
 			uint32_t i = 0;
@@ -132,10 +148,10 @@ static void response(struct mywire *w, uint32_t len, uint64_t now)
 			unsigned st = w->caps & CLIENT_DEPRECATE_EOF
 					      ? ok_status(w, NULL)
 					      : (n >= 5 ? (unsigned)(h[3] | h[4] << 8) : 0);
-			part_done(w, w->rows, 0, 0, now);
+			part_done(w, w->rows, 0, 0, now, st & SERVER_MORE_RESULTS);
 			w->rstate = st & SERVER_MORE_RESULTS ? R_FIRST : R_DONE;
 		} else if (h[0] == 0xff) {
-			part_done(w, w->rows, 0, n >= 3 ? (unsigned)(h[1] | h[2] << 8) : 2000, now);
+			part_done(w, w->rows, 0, n >= 3 ? (unsigned)(h[1] | h[2] << 8) : 2000, now, 0);
 			w->rstate = R_DONE;
 		} else {
 			w->rows++;
@@ -244,15 +260,16 @@ static void client_packet(struct mywire *w, uint8_t seq, uint32_t len, uint64_t 
 		return; /* a LOCAL INFILE transfer, or a packet we cannot place */
 	/* A new command: whatever the last one left unread is over. */
 	if (w->cmd == CMD_QUERY && w->rstate != R_DONE)
-		part_done(w, w->rows, 0, 0, now);
+		part_done(w, w->rows, 0, 0, now, 0);
 	w->cmd = CMD_IGNORE;
 	w->rstate = R_FIRST;
 	if (b[0] == CMD_QUERY) {
 		dbp_parts_free(&w->parts);
 		w->cur = 0;
+		w->acc_rows = w->acc_affected = 0;
 		w->t0 = now;
 		w->rows = 0;
-		if (dbp_parts_set(&w->parts, b + 1, n - 1, 1, DBP_DIALECT_MYSQL, NULL) == 0)
+		if (dbp_parts_set(&w->parts, b + 1, n - 1, 1, DBP_DIALECT_MYSQL, dbp_note_mysql_use) == 0)
 			w->cmd = CMD_QUERY;
 	} else if (b[0] == CMD_INIT_DB) {
 		free(w->pending_db);

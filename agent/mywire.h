@@ -43,6 +43,7 @@ struct mywire {
 	char *buf;        /* the client packet being sent (commands, the handshake response) */
 	uint32_t bufcap;
 	uint64_t cols_left, rows;
+	uint64_t acc_rows, acc_affected; /* a CALL's results so far, recorded as one */
 	uint64_t t0; /* start of the current statement */
 	struct dbp_parts parts;
 	uint16_t cur;

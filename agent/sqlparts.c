@@ -133,14 +133,25 @@ size_t dbp_sql_stmt_len(const char *s, size_t len, enum dbp_dialect d)
 			size_t j = i;
 			while (j < len && is_word((unsigned char)s[j]))
 				j++;
-			/* A function body in BEGIN ATOMIC ... END holds statements of its own
-			 * (CASE ... END nests inside it). */
+			/* A body holds statements of its own: PostgreSQL's BEGIN ATOMIC ... END,
+			 * MySQL's compound BEGIN ... END (not BEGIN; or BEGIN WORK, which start a
+			 * transaction). CASE ... END nests inside; MySQL's END IF, END LOOP, END
+			 * WHILE, END REPEAT close constructs that opened nothing here. */
+			size_t k = dbp_sql_skip_blank(s, len, j), kend = k;
+			while (kend < len && is_word((unsigned char)s[kend]))
+				kend++;
 			if (pg && word_is(s, i, j, "atomic") &&
 			    word_is(s, prev_word_i, prev_word_j, "begin"))
 				atomic++;
-			else if (pg && atomic && word_is(s, i, j, "case"))
+			else if (!pg && word_is(s, i, j, "begin") && k < len && s[k] != ';' &&
+				 !word_is(s, k, kend, "work"))
 				atomic++;
-			else if (pg && atomic && word_is(s, i, j, "end"))
+			else if (atomic && word_is(s, i, j, "case"))
+				atomic++;
+			else if (atomic && word_is(s, i, j, "end") &&
+				 !(!pg && (word_is(s, k, kend, "if") || word_is(s, k, kend, "loop") ||
+					   word_is(s, k, kend, "while") ||
+					   word_is(s, k, kend, "repeat"))))
 				atomic--;
 			prev_word_i = i;
 			prev_word_j = j;
@@ -221,4 +232,25 @@ int dbp_parts_set(struct dbp_parts *ps, const char *sql, size_t len, int split,
 	ps->many = parts;
 	ps->n = (uint16_t)n;
 	return 0;
+}
+
+void dbp_note_mysql_use(struct dbp_part *pt, const char *s, size_t len)
+{
+	size_t i = dbp_sql_skip_blank(s, len, 0);
+	if (i + 3 >= len || strncasecmp(s + i, "use", 3) != 0 || is_word((unsigned char)s[i + 3]))
+		return;
+	i = dbp_sql_skip_blank(s, len, i + 3);
+	size_t start = i, end;
+	if (i < len && s[i] == '`') { /* `quoted` (`` is one backtick: rare enough to keep) */
+		start = ++i;
+		while (i < len && s[i] != '`')
+			i++;
+		end = i;
+	} else {
+		while (i < len && is_word((unsigned char)s[i]))
+			i++;
+		end = i;
+	}
+	if (end > start && (pt->name = strndup(s + start, end - start)))
+		pt->op = DBP_PART_USE;
 }

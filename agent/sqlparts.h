@@ -36,6 +36,10 @@ size_t dbp_sql_stmt_len(const char *s, size_t len, enum dbp_dialect d);
 /* Called on each part once its q is set, to read more of its text. */
 typedef void (*dbp_part_note_fn)(struct dbp_part *pt, const char *s, size_t len);
 
+/* A note for MySQL strings: `USE db` gets op DBP_PART_USE and the database in name. */
+#define DBP_PART_USE 16
+void dbp_note_mysql_use(struct dbp_part *pt, const char *s, size_t len);
+
 /* Splits sql into parts (split 0: one part, whatever it holds). Empty statements are no parts;
  * an empty string is one part (servers answer it). Returns 0, or -1 when out of memory. */
 int dbp_parts_set(struct dbp_parts *ps, const char *sql, size_t len, int split,

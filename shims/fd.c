@@ -7,6 +7,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
 #include "agent.h"
 #include "fdwatch.h"
 #include "process.h"
@@ -31,21 +35,25 @@ static int guarded(int lo, int hi)
  * the agent itself) the table's lock is off limits: the entry is only abandoned then. */
 static void unfollow(int lo, int hi)
 {
-	if (DBP_LIKELY(!__atomic_load_n(&dbp_fdwatch_live, __ATOMIC_RELAXED)))
+	/* Lock-free first: almost every close names a descriptor nobody follows. */
+	if (DBP_LIKELY(!dbp_fdwatch_any(lo, hi)))
 		return;
 	/* In a vfork child (shared memory, its own descriptors) the table is the parent's. */
 	if ((uint32_t)syscall(SYS_getpid) != dbp_process()->pid)
 		return;
+	int saved = errno;
 	if (dbp_tls_busy || dbp_tls_depth) {
+		/* A signal handler, or the agent itself: the table's lock is off limits. */
 		for (int fd = lo; fd <= hi && fd < DBP_FDWATCH_MAX; fd++) {
 			struct dbp_fdwatch *e = dbp_fdwatch_get(fd);
 			if (e)
 				mywire_abandon(&e->w);
 		}
-		return;
+	} else {
+		dbp_tls_busy++; /* a handler's close meanwhile only abandons */
+		dbp_fdwatch_forget(lo, hi);
+		dbp_tls_busy--;
 	}
-	int saved = errno;
-	dbp_fdwatch_forget(lo, hi);
 	errno = saved;
 }
 
@@ -104,7 +112,7 @@ DBP_EXPORT int close_range(unsigned first, unsigned last, int flags)
 	int hi = last > 0x7fffffffu ? 0x7fffffff : (int)last;
 	if (first <= 0x7fffffffu && guarded((int)first, hi))
 		vacate((int)first, hi);
-	if (first <= 0x7fffffffu)
+	if (first <= 0x7fffffffu && !(flags & CLOSE_RANGE_CLOEXEC)) /* CLOEXEC closes nothing now */
 		unfollow((int)first, hi);
 	return real_close_range(first, last, flags);
 }

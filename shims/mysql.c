@@ -23,7 +23,7 @@ static const char *const sonames[] = { "libmariadb.so.3", "libmysqlclient.so.21"
 				       "libmysqlclient.so.18", "libmariadbclient.so.18", NULL };
 
 /* MariaDB's one-round-trip prepare + execute; declared here so MySQL's headers build too. */
-int STDCALL mysql_stmt_execute_direct(MYSQL_STMT *stmt, const char *q, size_t len);
+int STDCALL mariadb_stmt_execute_direct(MYSQL_STMT *stmt, const char *q, size_t len);
 
 #define REAL_FUNCS(X)                                                                      \
 	X(MYSQL *, mysql_real_connect,                                                     \
@@ -44,7 +44,7 @@ int STDCALL mysql_stmt_execute_direct(MYSQL_STMT *stmt, const char *q, size_t le
 	X(MYSQL_STMT *, mysql_stmt_init, (MYSQL *))                                        \
 	X(int, mysql_stmt_prepare, (MYSQL_STMT *, const char *, unsigned long))            \
 	X(int, mysql_stmt_execute, (MYSQL_STMT *))                                         \
-	X(int, mysql_stmt_execute_direct, (MYSQL_STMT *, const char *, size_t))            \
+	X(int, mariadb_stmt_execute_direct, (MYSQL_STMT *, const char *, size_t))          \
 	X(int, mysql_stmt_store_result, (MYSQL_STMT *))                                    \
 	X(int, mysql_stmt_fetch, (MYSQL_STMT *))                                           \
 	X(my_bool, mysql_stmt_free_result, (MYSQL_STMT *))                                 \
@@ -85,12 +85,11 @@ static struct my_conn *conn_get(MYSQL *m)
 	struct my_conn *ci = tls_last_ci;
 	if (DBP_LIKELY(tls_last_conn == m && ci && ci->hdr.key == m))
 		return ci;
-	ci = dbp_ptrmap_get(&conns, m);
-	if (!ci) { /* connected before we were armed: where to is unknown */
-		ci = dbp_ptrmap_put(&conns, m);
-		if (ci)
-			ci->system = DBP_DB_MYSQL;
-	}
+	/* Connected before we were armed: where to is unknown. Never reset if it merely moved
+	 * between tables (a lock-free get can miss it then). */
+	ci = dbp_ptrmap_get_or_put(&conns, m);
+	if (ci && !ci->system)
+		ci->system = DBP_DB_MYSQL;
 	tls_last_conn = m;
 	tls_last_ci = ci;
 	return ci;
@@ -101,9 +100,7 @@ static struct my_stmt *stmt_get(MYSQL_STMT *st)
 	struct my_stmt *si = tls_last_si;
 	if (DBP_LIKELY(tls_last_stmt == st && si && si->hdr.key == st))
 		return si;
-	si = dbp_ptrmap_get(&stmts, st);
-	if (!si)
-		si = dbp_ptrmap_put(&stmts, st);
+	si = dbp_ptrmap_get_or_put(&stmts, st);
 	tls_last_stmt = st;
 	tls_last_si = si;
 	return si;
@@ -160,12 +157,29 @@ static const struct dbp_query_ent *part_query(struct my_conn *ci)
 	return dbp_parts_at(&ci->parts, ci->cur < ci->parts.n ? ci->cur : ci->parts.n - 1)->q;
 }
 
-/* The current statement ended: its record, and the next one's clock starts. */
+/* The current statement ended: its record, and the next one's clock starts. Results beyond
+ * the last statement of the string (a CALL's result sets, then its status) add up into that
+ * statement's one record, made at the last of them. */
 static void part_done(struct my_conn *ci, uint64_t rows, uint64_t affected,
 		      const struct dbp_str_ent *err)
 {
+	MYSQL *m = (MYSQL *)ci->hdr.key;
+	if (!err && ci->cur + 1 >= ci->parts.n && DBP_HAVE(mysql_more_results) &&
+	    real_mysql_more_results(m)) {
+		ci->acc_rows += rows;
+		ci->acc_affected += affected;
+		ci->awaiting = 0;
+		ci->rows = 0;
+		return;
+	}
+	rows += ci->acc_rows;
+	affected += ci->acc_affected;
+	ci->acc_rows = ci->acc_affected = 0;
 	uint64_t t1 = dbp_ticks();
 	emit(ci, part_query(ci), ci->t0, t1, rows, affected, err);
+	struct dbp_part *pt = dbp_parts_at(&ci->parts, ci->cur < ci->parts.n ? ci->cur : 0);
+	if (!err && pt->op == DBP_PART_USE) /* USE db: what follows runs there */
+		set_namespace(ci, pt->name);
 	ci->t0 = t1;
 	ci->awaiting = 0;
 	ci->rows = 0;
@@ -211,7 +225,7 @@ static void query_start(MYSQL *m, const char *q, size_t len, uint64_t t0)
 	if (ci) {
 		abandon(ci);
 		dbp_parts_free(&ci->parts);
-		if (dbp_parts_set(&ci->parts, q, len, 1, DBP_DIALECT_MYSQL, NULL) == 0) {
+		if (dbp_parts_set(&ci->parts, q, len, 1, DBP_DIALECT_MYSQL, dbp_note_mysql_use) == 0) {
 			ci->active = 1;
 			ci->cur = 0;
 			ci->t0 = t0;
@@ -236,11 +250,17 @@ static void query_answered(MYSQL *m, int failed)
 	errno = saved;
 }
 
+/* libmariadb takes a length of (unsigned long)-1 as "NUL-terminated". */
+static size_t text_len(const char *q, unsigned long len)
+{
+	return len == (unsigned long)-1 ? strlen(q) : len;
+}
+
 static int real_query(MYSQL *m, const char *q, unsigned long len, int plain)
 {
 	uint64_t t0 = dbp_ticks();
 	int rc = plain ? real_mysql_query(m, q) : real_mysql_real_query(m, q, len);
-	query_start(m, q, plain ? strlen(q) : len, t0);
+	query_start(m, q, plain ? strlen(q) : text_len(q, len), t0);
 	query_answered(m, rc != 0);
 	return rc;
 }
@@ -272,7 +292,7 @@ DBP_EXPORT int STDCALL mysql_send_query(MYSQL *m, const char *q, unsigned long l
 		return real_mysql_send_query(m, q, len);
 	uint64_t t0 = dbp_ticks();
 	int rc = real_mysql_send_query(m, q, len);
-	query_start(m, q, len, t0);
+	query_start(m, q, text_len(q, len), t0);
 	if (rc != 0) /* it never left: that is the call's failure */
 		query_answered(m, 1);
 	dbp_hook_leave();
@@ -400,6 +420,10 @@ DBP_EXPORT int STDCALL mysql_next_result(MYSQL *m)
 	int rc = real_mysql_next_result(m);
 	int saved = errno;
 	struct my_conn *ci = conn_get(m);
+	/* 2014, commands out of sync: the program's call failed (its result is unread), not the
+	 * next statement; everything stays as it was. */
+	if (rc > 0 && DBP_HAVE(mysql_errno) && real_mysql_errno(m) == 2014)
+		ci = NULL;
 	if (ci && ci->active) {
 		if (ci->awaiting) /* moved on without reading: what was read is the record */
 			part_done(ci, ci->rows, 0, NULL);
@@ -505,8 +529,10 @@ DBP_EXPORT my_bool STDCALL mysql_change_user(MYSQL *m, const char *user, const c
 DBP_EXPORT void STDCALL mysql_close(MYSQL *m)
 {
 	DBP_REAL(mysql_close, );
-	/* Forgotten first: once freed, the address can be another thread's new connection. */
-	if (m && __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_NOT_READY) {
+	/* Forgotten first: once freed, the address can be another thread's new connection. A
+	 * close inside the library's own call (auto-reconnect closes and reopens the same handle)
+	 * is not the program's: the handle lives on. */
+	if (m && !dbp_tls_depth && __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_NOT_READY) {
 		int saved = errno;
 		struct my_conn *ci = dbp_ptrmap_get(&conns, m);
 		if (ci) {
@@ -574,7 +600,7 @@ DBP_EXPORT int STDCALL mysql_stmt_prepare(MYSQL_STMT *st, const char *q, unsigne
 	struct my_stmt *si = stmt_get(st);
 	if (si) {
 		si->active = 0;
-		si->q = dbp_query_get(q, len);
+		si->q = dbp_query_get(q, text_len(q, len));
 		/* A failed prepare is one failed call: that is where syntax errors show. */
 		if (rc != 0) {
 			si->t0 = t0;
@@ -627,23 +653,26 @@ DBP_EXPORT int STDCALL mysql_stmt_execute(MYSQL_STMT *st)
 	return rc;
 }
 
-DBP_EXPORT int STDCALL mysql_stmt_execute_direct(MYSQL_STMT *st, const char *q, size_t len)
+/* It prepares and executes in one round trip, calling mysql_stmt_execute itself (at depth,
+ * so not recorded twice): the text is set before, the execution timed around the whole. */
+DBP_EXPORT int STDCALL mariadb_stmt_execute_direct(MYSQL_STMT *st, const char *q, size_t len)
 {
-	DBP_REAL(mysql_stmt_execute_direct, 1);
+	DBP_REAL(mariadb_stmt_execute_direct, 1);
 	if (!st || !q || !dbp_hook_enter(DBP_SHIM_MYSQL))
-		return real_mysql_stmt_execute_direct(st, q, len);
+		return real_mariadb_stmt_execute_direct(st, q, len);
 	struct my_stmt *si = stmt_get(st);
-	if (si && si->active) {
+	if (si) {
 		int saved = errno;
-		stmt_done(si, si->rows, 0, NULL);
+		if (si->active)
+			stmt_done(si, si->rows, 0, NULL);
+		/* (size_t)-1: a NUL-terminated text, as MariaDB allows */
+		si->q = dbp_query_get(q, len == (size_t)-1 ? strlen(q) : len);
 		errno = saved;
 	}
 	uint64_t t0 = dbp_ticks();
-	int rc = real_mysql_stmt_execute_direct(st, q, len);
+	int rc = real_mariadb_stmt_execute_direct(st, q, len);
 	if (si) {
 		int saved = errno;
-		/* (size_t)-1: a NUL-terminated text, as MariaDB allows */
-		si->q = dbp_query_get(q, len == (size_t)-1 ? strlen(q) : len);
 		si->t0 = t0;
 		stmt_executed(st, si, rc);
 		errno = saved;

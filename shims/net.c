@@ -71,9 +71,11 @@ static void emit(struct mywire *w, const struct dbp_query_ent *q, uint64_t t0, u
 	dbp_ring_commit();
 }
 
-/* When the handshake completes: the connection's create time, from connect(). */
+/* When the handshake completes: the connection's create time, from connect(). Only now is
+ * its address worth a string. */
 static void connected(struct dbp_fdwatch *e, uint64_t t1)
 {
+	e->server = dbp_str_get(DBP_STR_SERVER, e->addr, strlen(e->addr));
 	struct dbp_rec r = {
 		.query = &dbp_query_none,
 		.target = dbp_target_get(e->w.ns, e->server, e->port),
@@ -89,7 +91,7 @@ static void connected(struct dbp_fdwatch *e, uint64_t t1)
 
 static void follow(int fd, const struct sockaddr *sa, socklen_t len, uint64_t t0)
 {
-	char addr[128];
+	char addr[112];
 	uint16_t port = 0;
 	if (sa->sa_family == AF_UNIX && len > offsetof(struct sockaddr_un, sun_path)) {
 		const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
@@ -119,7 +121,7 @@ static void follow(int fd, const struct sockaddr *sa, socklen_t len, uint64_t t0
 	}
 	struct dbp_fdwatch *e = dbp_fdwatch_add(fd, emit);
 	if (e) {
-		e->server = dbp_str_get(DBP_STR_SERVER, addr, strlen(addr));
+		memcpy(e->addr, addr, sizeof addr);
 		e->port = port;
 		e->w.t0 = t0;
 	}
@@ -128,7 +130,9 @@ static void follow(int fd, const struct sockaddr *sa, socklen_t len, uint64_t t0
 /* Bytes moved on a followed descriptor. A descriptor that stops being MySQL is let go. */
 static void moved(int fd, struct dbp_fdwatch *e, const void *buf, ssize_t n, int out, uint64_t t)
 {
-	if (n <= 0)
+	/* The entry was looked up before a call that may have blocked: it must still be this
+	 * descriptor's, and no other thread may be reading into it (one stream, one reader). */
+	if (n <= 0 || dbp_fdwatch_get(fd) != e)
 		return;
 	if (!dbp_hook_enter(DBP_SHIM_MYSQL)) {
 		/* Bytes we cannot read now (a signal handler's, or the agent's own): the stream
@@ -137,12 +141,18 @@ static void moved(int fd, struct dbp_fdwatch *e, const void *buf, ssize_t n, int
 		return;
 	}
 	int saved = errno;
-	int ready = mywire_ready(&e->w);
-	int rc = out ? mywire_out(&e->w, buf, (size_t)n, t) : mywire_in(&e->w, buf, (size_t)n, t);
-	if (rc < 0)
-		dbp_fdwatch_forget(fd, fd);
-	else if (!ready && mywire_ready(&e->w))
-		connected(e, t);
+	if (!dbp_fdwatch_claim(e)) {
+		mywire_abandon(&e->w);
+	} else {
+		int ready = mywire_ready(&e->w);
+		int rc = out ? mywire_out(&e->w, buf, (size_t)n, t)
+			     : mywire_in(&e->w, buf, (size_t)n, t);
+		if (rc == 0 && !ready && mywire_ready(&e->w))
+			connected(e, t);
+		dbp_fdwatch_release(e);
+		if (rc < 0)
+			dbp_fdwatch_forget(fd, fd);
+	}
 	errno = saved;
 	dbp_hook_leave();
 }

@@ -53,6 +53,13 @@ Test(sqlparts, mysql_rules)
 	expect_first("SELECT `we;ird` FROM t; SELECT 1", DBP_DIALECT_MYSQL,
 		     "SELECT `we;ird` FROM t;");
 	expect_first("SELECT 1 /* ; */; SELECT 2", DBP_DIALECT_MYSQL, "SELECT 1 /* ; */;");
+	expect_first("BEGIN; SELECT 1", DBP_DIALECT_MYSQL, "BEGIN;");
+	expect_first("BEGIN WORK; SELECT 1", DBP_DIALECT_MYSQL, "BEGIN WORK;");
+	const char *proc = "CREATE PROCEDURE p() BEGIN DECLARE x INT; IF x THEN SELECT 1; END IF; "
+			   "SET x = CASE WHEN 1 THEN 2 END; SELECT x; END;";
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s CALL p()", proc);
+	expect_first(buf, DBP_DIALECT_MYSQL, proc);
 }
 
 Test(sqlparts, parts_skip_empty_statements)
