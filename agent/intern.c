@@ -24,6 +24,7 @@ static unsigned nqueries;
 struct raw_slot {
 	uint64_t hash;
 	size_t len;
+	unsigned flags;
 	char *text;
 	const struct dbp_query_ent *q;
 };
@@ -38,6 +39,7 @@ static struct raw_slot raws[RAW_SLOTS];
 struct shape_slot {
 	uint64_t hash;
 	size_t len;
+	unsigned flags;
 	char *shape;
 	const struct dbp_query_ent *q;
 };
@@ -226,12 +228,18 @@ static long shape_of(const char *raw, size_t len, char *out)
 
 const struct dbp_query_ent *dbp_query_get(const char *raw, size_t len)
 {
-	uint64_t h = sqlnorm_hash(raw, len);
+	return dbp_query_get_ex(raw, len, 0);
+}
+
+const struct dbp_query_ent *dbp_query_get_ex(const char *raw, size_t len, unsigned flags)
+{
+	uint64_t h = sqlnorm_hash(raw, len) ^ flags;
 	struct raw_slot *rs = &raws[h & (RAW_SLOTS - 1)];
 	const struct dbp_query_ent *q;
 
 	pthread_mutex_lock(&lock);
-	if (rs->text && rs->hash == h && rs->len == len && !memcmp(rs->text, raw, len)) {
+	if (rs->text && rs->hash == h && rs->len == len && rs->flags == flags &&
+	    !memcmp(rs->text, raw, len)) {
 		q = rs->q;
 		pthread_mutex_unlock(&lock);
 		return q;
@@ -240,11 +248,11 @@ const struct dbp_query_ent *dbp_query_get(const char *raw, size_t len)
 
 	char shape[SHAPE_MAX];
 	long slen = shape_of(raw, len, shape);
-	uint64_t sh = slen >= 0 ? sqlnorm_hash(shape, (size_t)slen) : 0;
+	uint64_t sh = slen >= 0 ? sqlnorm_hash(shape, (size_t)slen) ^ flags : 0;
 	struct shape_slot *ss = &shapes[sh & (SHAPE_SLOTS - 1)];
 	if (slen >= 0) {
 		pthread_mutex_lock(&lock);
-		if (ss->shape && ss->hash == sh && ss->len == (size_t)slen &&
+		if (ss->shape && ss->hash == sh && ss->len == (size_t)slen && ss->flags == flags &&
 		    !memcmp(ss->shape, shape, (size_t)slen)) {
 			q = ss->q;
 			pthread_mutex_unlock(&lock);
@@ -255,7 +263,7 @@ const struct dbp_query_ent *dbp_query_get(const char *raw, size_t len)
 
 	/* Normalize outside the lock: it is the slow part, and idempotent. */
 	struct sqlnorm_info ni;
-	char *norm = sqlnorm(raw, len, &ni);
+	char *norm = sqlnorm_ex(raw, len, flags, &ni);
 	if (!norm)
 		return &other_query;
 
@@ -278,6 +286,7 @@ const struct dbp_query_ent *dbp_query_get(const char *raw, size_t len)
 			rs->text = copy;
 			rs->hash = h;
 			rs->len = len;
+			rs->flags = flags;
 			rs->q = q;
 		}
 	}

@@ -42,6 +42,8 @@ extern const struct dbp_query_ent dbp_query_none;
  * texts. Never NULL (out of memory or over the cap gives the shared
  * "other" entry). */
 const struct dbp_query_ent *dbp_query_get(const char *raw, size_t len);
+/* The same, normalized with a dialect's rules (SQLNORM_* flags). */
+const struct dbp_query_ent *dbp_query_get_ex(const char *raw, size_t len, unsigned flags);
 /* Never NULL but out of memory: past the cap, new strings share an "(other)" entry per kind. */
 const struct dbp_str_ent *dbp_str_get(enum dbp_string_kind kind, const char *s, size_t len);
 /* An error type: never NULL, so a failed call always reads as one. */

@@ -208,7 +208,7 @@ static void note_sql_command(struct dbp_part *pt, const char *s, size_t len)
 		if (c0 == 'p' || c0 == 'e' || c0 == 'd') {
 			pt->op = (uint8_t)pq_sql_command(s, len, &pt->name, &off, &blen);
 			if (pt->op == PQ_OP_PREPARE)
-				pt->body = dbp_query_get(s + off, blen);
+				pt->body = dbp_query_get_ex(s + off, blen, SQLNORM_PG);
 		}
 	}
 }
@@ -224,7 +224,7 @@ int pq_pend_set_prepare(struct pq_pend *p, const char *name, const char *sql)
 	p->parts.one.name = strdup(name);
 	if (!p->parts.one.name)
 		return -1;
-	p->parts.one.q = dbp_query_get(sql, strlen(sql));
+	p->parts.one.q = dbp_query_get_ex(sql, strlen(sql), SQLNORM_PG);
 	return 0;
 }
 
@@ -245,7 +245,7 @@ const struct dbp_query_ent *pq_exec_name_query(const char *name)
 		n = sizeof buf - 9;
 	memcpy(buf, "EXECUTE ", 8);
 	memcpy(buf + 8, name, n);
-	return dbp_query_get(buf, 8 + n);
+	return dbp_query_get_ex(buf, 8 + n, SQLNORM_PG);
 }
 
 /* ---- prepared statements by name --------------------------------------------------------------

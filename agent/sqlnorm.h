@@ -18,6 +18,9 @@ struct sqlnorm_info {
  * NULL; its fingerprint is never 0. Literals become ?, comments go, keywords are upper-cased,
  * IN lists of literals and repeated VALUES rows collapse to one. */
 char *sqlnorm(const char *sql, size_t len, struct sqlnorm_info *info);
+/* The same with the dialect's rules where they differ. */
+#define SQLNORM_PG 0x1u /* PostgreSQL: '#' is an operator (xor, #-), not a MySQL comment */
+char *sqlnorm_ex(const char *sql, size_t len, unsigned flags, struct sqlnorm_info *info);
 
 /* Length of the first statement of sql[0..len): up to and including the first ';' that is not
  * inside a string, identifier, comment or dollar-quoted body; len when there is none. */

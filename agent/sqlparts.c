@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sqlnorm.h"
+
 #define MAX_PARTS 4096 /* statements told apart in one string; the rest is one last part */
 
 static int is_space(char ch)
@@ -163,9 +165,10 @@ size_t dbp_sql_stmt_len(const char *s, size_t len, enum dbp_dialect d)
 	return len;
 }
 
-static void part_set(struct dbp_part *pt, const char *s, size_t len, dbp_part_note_fn note)
+static void part_set(struct dbp_part *pt, const char *s, size_t len, enum dbp_dialect d,
+		     dbp_part_note_fn note)
 {
-	pt->q = dbp_query_get(s, len);
+	pt->q = dbp_query_get_ex(s, len, d == DBP_DIALECT_PG ? SQLNORM_PG : 0);
 	if (note)
 		note(pt, s, len);
 }
@@ -192,7 +195,7 @@ int dbp_parts_set(struct dbp_parts *ps, const char *sql, size_t len, int split,
 	while (rest < len && is_space(sql[rest]))
 		rest++;
 	if (!semi || rest == len) {
-		part_set(&ps->one, sql, len, note);
+		part_set(&ps->one, sql, len, dialect, note);
 		return 0;
 	}
 	size_t off = 0, n = 0, cap = 0;
@@ -215,7 +218,7 @@ int dbp_parts_set(struct dbp_parts *ps, const char *sql, size_t len, int split,
 				parts = np;
 			}
 			memset(&parts[n], 0, sizeof parts[n]);
-			part_set(&parts[n], sql + off, k, note);
+			part_set(&parts[n], sql + off, k, dialect, note);
 			n++;
 		}
 		off += k;
@@ -225,7 +228,7 @@ int dbp_parts_set(struct dbp_parts *ps, const char *sql, size_t len, int split,
 		if (n == 1)
 			ps->one = parts[0];
 		else
-			part_set(&ps->one, sql, len, note);
+			part_set(&ps->one, sql, len, dialect, note);
 		free(parts);
 		return 0;
 	}

@@ -13,6 +13,7 @@
 #include "hook.h"
 #include "resolve.h"
 #include "ring.h"
+#include "sqlnorm.h"
 
 /* ---- the real functions ---------------------------------------------------------------- */
 
@@ -854,7 +855,7 @@ static void sync_fallback(PGconn *conn, const struct dbp_query_ent *q, PGresult 
 
 static const struct dbp_query_ent *text_query(const char *sql)
 {
-	return dbp_query_get(sql ? sql : "", sql ? strlen(sql) : 0);
+	return dbp_query_get_ex(sql ? sql : "", sql ? strlen(sql) : 0, SQLNORM_PG);
 }
 
 static const struct dbp_query_ent *prepared_query(PGconn *conn, const char *name)

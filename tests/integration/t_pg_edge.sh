@@ -49,7 +49,8 @@ check "split: and the statement after it has its own rows" "1|0|3" \
 check "split: COPY TO STDOUT after a SELECT returns its rows" "1|0|5" "$(row "COPY edge_rv TO STDOUT")"
 check "split: single-row mode keeps rows with their statement" "1|0|5" \
 	"$(row "SELECT ?, g FROM generate_series(?, ?) g")"
-check "split: '#' is an operator ('after xor' is its own statement)" "4|0|4" "$(row "SELECT ?")"
+check "split: '#' is an operator, in the split" "3|0|3" "$(row "SELECT ?")"
+check "split: and in the normalized text" "1|0|1" "$(row "SELECT ? # ?")"
 
 edge unnamed
 check "unnamed: PQexecPrepared(\"\") runs what PQexecParams left there" "2|0|2" "$(row "SELECT ?, ?")"

@@ -110,3 +110,12 @@ Test(intern, a_full_string_table_still_names_errors)
 	cr_assert_not_null(e);
 	cr_assert_eq(e->kind, DBP_STR_ERROR_TYPE);
 }
+
+Test(intern, postgres_texts_keep_hash_operators)
+{
+	const char *s = "SELECT 5 # 3";
+	cr_assert_str_eq(dbp_query_get_ex(s, strlen(s), SQLNORM_PG)->text, "SELECT ? # ?");
+	cr_assert_str_eq(dbp_query_get(s, strlen(s))->text, "SELECT ?", "MySQL's # comment");
+	const char *j = "SELECT doc #- '{a}' FROM t";
+	cr_assert_str_eq(dbp_query_get_ex(j, strlen(j), SQLNORM_PG)->text, "SELECT doc #- ? FROM t");
+}
