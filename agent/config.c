@@ -58,12 +58,8 @@ static const struct {
 	const char *name;
 	unsigned mask;
 } shim_names[] = {
-	{ "sqlite", DBP_SHIM_SQLITE },
-	{ "sqlite3", DBP_SHIM_SQLITE },
-	{ "pq", DBP_SHIM_PQ },
-	{ "libpq", DBP_SHIM_PQ },
-	{ "postgresql", DBP_SHIM_PQ },
-	{ "mysql", DBP_SHIM_MYSQL },
+	{ "sqlite", DBP_SHIM_SQLITE }, { "sqlite3", DBP_SHIM_SQLITE }, { "pq", DBP_SHIM_PQ },
+	{ "libpq", DBP_SHIM_PQ },      { "postgresql", DBP_SHIM_PQ },  { "mysql", DBP_SHIM_MYSQL },
 	{ "mariadb", DBP_SHIM_MYSQL },
 };
 
@@ -149,7 +145,8 @@ void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
 	if ((v = env("DBPROBE_HOOKS")) && v[strspn(v, ", ")]) {
 		long m = parse_shims(v);
 		if (m < 0)
-			dbp_warn("DBPROBE_HOOKS='%s' names an unknown hook (known: sqlite, pq, mysql); using "
+			dbp_warn("DBPROBE_HOOKS='%s' names an unknown hook (known: sqlite, pq, "
+				 "mysql); using "
 				 "the "
 				 "default all",
 				 shown(v));

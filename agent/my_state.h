@@ -24,7 +24,7 @@ struct my_conn {
 	uint64_t t0;      /* start of the current part */
 	uint64_t rows;
 	uint64_t acc_rows, acc_affected; /* a CALL's results so far, recorded as one */
-	const void *use_res; /* the MYSQL_RES being read row by row, if any */
+	const void *use_res;             /* the MYSQL_RES being read row by row, if any */
 };
 
 /* A prepared statement (MYSQL_STMT *). */

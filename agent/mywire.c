@@ -151,7 +151,8 @@ static void response(struct mywire *w, uint32_t len, uint64_t now)
 			part_done(w, w->rows, 0, 0, now, st & SERVER_MORE_RESULTS);
 			w->rstate = st & SERVER_MORE_RESULTS ? R_FIRST : R_DONE;
 		} else if (h[0] == 0xff) {
-			part_done(w, w->rows, 0, n >= 3 ? (unsigned)(h[1] | h[2] << 8) : 2000, now, 0);
+			part_done(w, w->rows, 0, n >= 3 ? (unsigned)(h[1] | h[2] << 8) : 2000, now,
+				  0);
 			w->rstate = R_DONE;
 		} else {
 			w->rows++;
@@ -269,7 +270,8 @@ static void client_packet(struct mywire *w, uint8_t seq, uint32_t len, uint64_t 
 		w->acc_rows = w->acc_affected = 0;
 		w->t0 = now;
 		w->rows = 0;
-		if (dbp_parts_set(&w->parts, b + 1, n - 1, 1, DBP_DIALECT_MYSQL, dbp_note_mysql_use) == 0)
+		if (dbp_parts_set(&w->parts, b + 1, n - 1, 1, DBP_DIALECT_MYSQL,
+				  dbp_note_mysql_use) == 0)
 			w->cmd = CMD_QUERY;
 	} else if (b[0] == CMD_INIT_DB) {
 		free(w->pending_db);

@@ -44,7 +44,7 @@ struct mywire {
 	uint32_t bufcap;
 	uint64_t cols_left, rows;
 	uint64_t acc_rows, acc_affected; /* a CALL's results so far, recorded as one */
-	uint64_t t0; /* start of the current statement */
+	uint64_t t0;                     /* start of the current statement */
 	struct dbp_parts parts;
 	uint16_t cur;
 	char *pending_db;             /* COM_INIT_DB's name, until the server says OK */

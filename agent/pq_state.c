@@ -248,8 +248,7 @@ const struct dbp_query_ent *pq_exec_name_query(const char *name)
 	return dbp_query_get_ex(buf, 8 + n, SQLNORM_PG);
 }
 
-/* ---- prepared statements by name --------------------------------------------------------------
- */
+/* ---- prepared statements by name --------------------------------------------------------- */
 
 static uint64_t name_hash(const char *name)
 {

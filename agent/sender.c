@@ -231,7 +231,8 @@ static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *a
 			dbp_ring_count_drops(DBP_DROP_NO_EXPORTER, n - i);
 			return n;
 		}
-		if (DBP_UNLIKELY(r->query->sent_gen != gen || (r->target && r->target->sent_gen != gen) ||
+		if (DBP_UNLIKELY(r->query->sent_gen != gen ||
+				 (r->target && r->target->sent_gen != gen) ||
 				 (r->err && r->err->sent_gen != gen) ||
 				 dbp_frame_room(&frame) < sizeof(struct dbp_call))) {
 			if (define(r) < 0) {

@@ -151,9 +151,9 @@ size_t dbp_sql_stmt_len(const char *s, size_t len, enum dbp_dialect d)
 			else if (atomic && word_is(s, i, j, "case"))
 				atomic++;
 			else if (atomic && word_is(s, i, j, "end") &&
-				 !(!pg && (word_is(s, k, kend, "if") || word_is(s, k, kend, "loop") ||
-					   word_is(s, k, kend, "while") ||
-					   word_is(s, k, kend, "repeat"))))
+				 !(!pg &&
+				   (word_is(s, k, kend, "if") || word_is(s, k, kend, "loop") ||
+				    word_is(s, k, kend, "while") || word_is(s, k, kend, "repeat"))))
 				atomic--;
 			prev_word_i = i;
 			prev_word_j = j;

@@ -23,8 +23,8 @@
  */
 
 #define DBP_WIRE_MAGIC 0x31504244u /* "DBP1" read as a little-endian u32 */
-#define DBP_WIRE_VERSION 2u /* 2: CALL carries the server address and port */
-#define DBP_FRAME_MAX 65536u /* bytes in one frame, header included */
+#define DBP_WIRE_VERSION 2u        /* 2: CALL carries the server address and port */
+#define DBP_FRAME_MAX 65536u       /* bytes in one frame, header included */
 #define DBP_TEXT_MAX 8192u   /* longest query text sent; longer ones are cut (flag TRUNCATED) */
 #define DBP_STRING_MAX 4096u /* longest namespace, error name, path or service name */
 

@@ -45,7 +45,7 @@ struct dbp_stmt {
 struct dbp_series {
 	struct dbp_hnode node;
 	struct dbp_where w;
-	const char *summary, *error_type; /* interned; error_type NULL on success */
+	const char *summary, *error_type;       /* interned; error_type NULL on success */
 	uint64_t buckets[DBP_PROM_BUCKETS + 1]; /* per bucket, not cumulative; last is +Inf */
 	uint64_t count;
 	double sum_s;

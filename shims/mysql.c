@@ -225,7 +225,8 @@ static void query_start(MYSQL *m, const char *q, size_t len, uint64_t t0)
 	if (ci) {
 		abandon(ci);
 		dbp_parts_free(&ci->parts);
-		if (dbp_parts_set(&ci->parts, q, len, 1, DBP_DIALECT_MYSQL, dbp_note_mysql_use) == 0) {
+		if (dbp_parts_set(&ci->parts, q, len, 1, DBP_DIALECT_MYSQL, dbp_note_mysql_use) ==
+		    0) {
 			ci->active = 1;
 			ci->cur = 0;
 			ci->t0 = t0;
@@ -532,7 +533,8 @@ DBP_EXPORT void STDCALL mysql_close(MYSQL *m)
 	/* Forgotten first: once freed, the address can be another thread's new connection. A
 	 * close inside the library's own call (auto-reconnect closes and reopens the same handle)
 	 * is not the program's: the handle lives on. */
-	if (m && !dbp_tls_depth && __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_NOT_READY) {
+	if (m && !dbp_tls_depth &&
+	    __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_NOT_READY) {
 		int saved = errno;
 		struct my_conn *ci = dbp_ptrmap_get(&conns, m);
 		if (ci) {

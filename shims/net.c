@@ -165,8 +165,7 @@ static void unframed(int fd)
 		mywire_abandon(&e->w);
 }
 
-/* ---- hooks ------------------------------------------------------------------------------------
- */
+/* ---- hooks ------------------------------------------------------------------------------- */
 
 DBP_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {

@@ -578,8 +578,7 @@ DBP_EXPORT void PQfinish(PGconn *conn)
 	real_PQfinish(conn);
 }
 
-/* ---- sending ----------------------------------------------------------------------------------
- */
+/* ---- sending ----------------------------------------------------------------------------- */
 
 /* A simple-protocol string: one part per statement, SQL-level PREPARE/EXECUTE noted. */
 static void send_query(PGconn *conn, const char *sql, uint64_t t0, int split)
@@ -796,8 +795,7 @@ DBP_EXPORT int PQsendPipelineSync(PGconn *conn)
 	return ok;
 }
 
-/* ---- results ----------------------------------------------------------------------------------
- */
+/* ---- results ----------------------------------------------------------------------------- */
 
 DBP_EXPORT PGresult *PQgetResult(PGconn *conn)
 {

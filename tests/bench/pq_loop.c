@@ -51,7 +51,8 @@ int main(int argc, char **argv)
 	tcpu = now_ns(CLOCK_THREAD_CPUTIME_ID) - tcpu;
 	pcpu = now_ns(CLOCK_PROCESS_CPUTIME_ID) - pcpu;
 
-	printf("pq_loop: %ld calls, %lld ns/call, %lld thread-cpu ns/call, %lld process-cpu ns/call\n",
+	printf("pq_loop: %ld calls, %lld ns/call, %lld thread-cpu ns/call, %lld process-cpu "
+	       "ns/call\n",
 	       n, elapsed / n, tcpu / n, pcpu / n);
 	PQfinish(conn);
 	return 0;

@@ -140,7 +140,8 @@ static void proc(void)
 {
 	MYSQL *m = connect_db(CLIENT_MULTI_RESULTS);
 	query(m, "DROP PROCEDURE IF EXISTS edge_p");
-	query(m, "CREATE PROCEDURE edge_p() BEGIN SELECT 1 AS one; SELECT 2 AS two UNION SELECT 3; END");
+	query(m, "CREATE PROCEDURE edge_p() BEGIN SELECT 1 AS one; SELECT 2 AS two UNION SELECT 3; "
+		 "END");
 	query(m, "CALL edge_p()");
 	query(m, "CALL edge_p()");
 	mysql_close(m);
@@ -194,9 +195,9 @@ int main(int argc, char **argv)
 		const char *name;
 		void (*fn)(void);
 	} modes[] = {
-		{ "minus1", minus1 },	{ "direct", direct }, { "reconnect", reconnect },
-		{ "use", use },		{ "outofsync", outofsync }, { "proc", proc },
-		{ "udp", udp },		{ "sigclose", sigclose },
+		{ "minus1", minus1 }, { "direct", direct },       { "reconnect", reconnect },
+		{ "use", use },       { "outofsync", outofsync }, { "proc", proc },
+		{ "udp", udp },       { "sigclose", sigclose },
 	};
 	if (argc == 5) {
 		sock = argv[2];

@@ -36,9 +36,9 @@
  *                                                  (PGRES_PIPELINE_ABORTED)
  *   EXECUTE pqc_d                               1  PQexecPrepared after PQreset: the name died
  *                                                  with the session, fails: 26000
- * In all 37 executions of 22 texts, 2 of them failed (before section l). Prepared: pqc_get (PQprepare) and
- * pqc_upd (PQsendPrepare), both on connection A. Connections: A by PQconnectdb, B by
- * PQconnectdbParams (expand_dbname), C by PQconnectStart + PQconnectPoll; all three finished. */
+ * In all 37 executions of 22 texts, 2 of them failed (before section l). Prepared: pqc_get
+ * (PQprepare) and pqc_upd (PQsendPrepare), both on connection A. Connections: A by PQconnectdb, B
+ * by PQconnectdbParams (expand_dbname), C by PQconnectStart + PQconnectPoll; all three finished. */
 #include <libpq-fe.h>
 #include <poll.h>
 #include <stdio.h>

@@ -117,5 +117,6 @@ Test(intern, postgres_texts_keep_hash_operators)
 	cr_assert_str_eq(dbp_query_get_ex(s, strlen(s), SQLNORM_PG)->text, "SELECT ? # ?");
 	cr_assert_str_eq(dbp_query_get(s, strlen(s))->text, "SELECT ?", "MySQL's # comment");
 	const char *j = "SELECT doc #- '{a}' FROM t";
-	cr_assert_str_eq(dbp_query_get_ex(j, strlen(j), SQLNORM_PG)->text, "SELECT doc #- ? FROM t");
+	cr_assert_str_eq(dbp_query_get_ex(j, strlen(j), SQLNORM_PG)->text,
+			 "SELECT doc #- ? FROM t");
 }
