@@ -36,6 +36,24 @@ struct dbp_fdwatch *dbp_fdwatch_add(int fd, mywire_emit_fn emit)
 	return e;
 }
 
+/* Takes e out of use; the caller holds the lock and has cleared its slot. */
+static void retire(struct dbp_fdwatch *e)
+{
+	/* A hook on another thread may be inside w (it looked the entry up before a blocking
+	 * read): its use is short and never blocks, so wait it out. If it never ends (a fork
+	 * child of a thread that was mid-read), the entry is leaked rather than reused. */
+	int spins = 0;
+	while (!dbp_fdwatch_claim(e) && ++spins < 10000)
+		sched_yield();
+	dbp_fdwatch_live--;
+	if (spins >= 10000)
+		return;
+	mywire_free(&e->w);
+	dbp_fdwatch_release(e);
+	e->next_free = free_list;
+	free_list = e;
+}
+
 void dbp_fdwatch_forget(int lo, int hi)
 {
 	if (lo < 0)
@@ -50,18 +68,19 @@ void dbp_fdwatch_forget(int lo, int hi)
 		if (!e)
 			continue;
 		__atomic_store_n(&dbp_fdwatch_tab[fd], NULL, __ATOMIC_RELEASE);
-		/* A hook on another thread may be inside w (it looked the entry up before a
-		 * blocking read): its use is short and never blocks, so wait it out. */
-		int spins = 0;
-		while (!dbp_fdwatch_claim(e) && ++spins < 10000)
-			sched_yield();
-		if (spins < 10000) { /* else (a fork child of a thread mid-read): buffers leak */
-			mywire_free(&e->w);
-			dbp_fdwatch_release(e);
-		}
-		e->next_free = free_list;
-		free_list = e;
-		dbp_fdwatch_live--;
+		retire(e);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+void dbp_fdwatch_forget_entry(int fd, struct dbp_fdwatch *e)
+{
+	if ((unsigned)fd >= DBP_FDWATCH_MAX)
+		return;
+	pthread_mutex_lock(&lock);
+	if (dbp_fdwatch_tab[fd] == e) {
+		__atomic_store_n(&dbp_fdwatch_tab[fd], NULL, __ATOMIC_RELEASE);
+		retire(e);
 	}
 	pthread_mutex_unlock(&lock);
 }

@@ -37,6 +37,9 @@ struct dbp_fdwatch *dbp_fdwatch_add(int fd, mywire_emit_fn emit);
  * released only once no hook is using them. Not from a signal handler (it takes a lock). */
 void dbp_fdwatch_forget(int lo, int hi);
 
+/* Stops following fd only if e still follows it (not a newer entry for the same number). */
+void dbp_fdwatch_forget_entry(int fd, struct dbp_fdwatch *e);
+
 /* A hook's exclusive use of an entry: 0 when another thread has it (two threads on one socket:
  * the stream cannot be read in order, so the caller lets the connection go). */
 static inline int dbp_fdwatch_claim(struct dbp_fdwatch *e)

@@ -274,7 +274,7 @@ const struct dbp_query_ent *dbp_query_get_ex(const char *raw, size_t len, unsign
 		if (copy) {
 			free(ss->shape);
 			*ss = (struct shape_slot){
-				.hash = sh, .len = (size_t)slen, .shape = copy, .q = q
+				.hash = sh, .len = (size_t)slen, .flags = flags, .shape = copy, .q = q
 			};
 		}
 	}

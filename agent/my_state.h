@@ -21,6 +21,7 @@ struct my_conn {
 	uint16_t cur;     /* the part whose result comes next */
 	uint8_t active;   /* a query was sent and its results are not all in */
 	uint8_t awaiting; /* the current part returned a result set not yet read */
+	uint8_t folding;  /* the last part's results (a CALL's) are adding up */
 	uint64_t t0;      /* start of the current part */
 	uint64_t rows;
 	uint64_t acc_rows, acc_affected; /* a CALL's results so far, recorded as one */

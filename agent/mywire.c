@@ -284,6 +284,8 @@ static void client_packet(struct mywire *w, uint8_t seq, uint32_t len, uint64_t 
 static void feed(struct mywire *w, struct mywire_stream *s, int out, const uint8_t *p, size_t n,
 		 uint64_t now)
 {
+	if (__atomic_load_n(&w->abandoned, __ATOMIC_RELAXED))
+		w->phase = MW_OFF;
 	if (out && w->phase == MW_GREETING && n) {
 		w->phase = MW_OFF; /* the client spoke first: not MySQL */
 		return;
@@ -363,5 +365,7 @@ int mywire_ready(const struct mywire *w)
 
 void mywire_abandon(struct mywire *w)
 {
-	__atomic_store_n(&w->phase, (uint8_t)MW_OFF, __ATOMIC_RELAXED);
+	/* A flag of its own, not the phase: a feed running on another thread would overwrite
+	 * the phase. */
+	__atomic_store_n(&w->abandoned, 1, __ATOMIC_RELAXED);
 }

@@ -81,7 +81,8 @@ static size_t skip_quoted(const char *s, size_t len, size_t i, char q, int esc)
 size_t dbp_sql_stmt_len(const char *s, size_t len, enum dbp_dialect d)
 {
 	int pg = d == DBP_DIALECT_PG;
-	unsigned parens = 0, atomic = 0;
+	unsigned parens = 0, atomic = 0, words = 0;
+	int create = 0, routine = 0;
 	size_t prev_word_i = 0, prev_word_j = 0;
 	for (size_t i = 0; i < len;) {
 		char c = s[i];
@@ -135,26 +136,38 @@ size_t dbp_sql_stmt_len(const char *s, size_t len, enum dbp_dialect d)
 			size_t j = i;
 			while (j < len && is_word((unsigned char)s[j]))
 				j++;
-			/* A body holds statements of its own: PostgreSQL's BEGIN ATOMIC ... END,
-			 * MySQL's compound BEGIN ... END (not BEGIN; or BEGIN WORK, which start a
-			 * transaction). CASE ... END nests inside; MySQL's END IF, END LOOP, END
-			 * WHILE, END REPEAT close constructs that opened nothing here. */
+			/* A body holds statements of its own: PostgreSQL's BEGIN ATOMIC ... END;
+			 * MySQL's BEGIN ... END, only in a routine (CREATE PROCEDURE, FUNCTION,
+			 * TRIGGER, EVENT) or an anonymous BEGIN NOT ATOMIC block: elsewhere BEGIN
+			 * starts a transaction (XA BEGIN too) or is a name. Inside, CASE ... END
+			 * nests (END CASE closes it); END IF, LOOP, WHILE, REPEAT and FOR close
+			 * constructs that opened nothing here. */
 			size_t k = dbp_sql_skip_blank(s, len, j), kend = k;
 			while (kend < len && is_word((unsigned char)s[kend]))
 				kend++;
+			int first = !words++;
+			if (!pg && first && word_is(s, i, j, "create"))
+				create = 1;
+			else if (!pg && create && (word_is(s, i, j, "procedure") ||
+						   word_is(s, i, j, "function") ||
+						   word_is(s, i, j, "trigger") || word_is(s, i, j, "event")))
+				routine = 1;
 			if (pg && word_is(s, i, j, "atomic") &&
-			    word_is(s, prev_word_i, prev_word_j, "begin"))
+			    word_is(s, prev_word_i, prev_word_j, "begin")) {
 				atomic++;
-			else if (!pg && word_is(s, i, j, "begin") && k < len && s[k] != ';' &&
-				 !word_is(s, k, kend, "work"))
+			} else if (!pg && word_is(s, i, j, "begin") &&
+				   (routine || (first && word_is(s, k, kend, "not")))) {
+				routine = 1;
 				atomic++;
-			else if (atomic && word_is(s, i, j, "case"))
+			} else if (atomic && word_is(s, i, j, "case") &&
+				   !word_is(s, prev_word_i, prev_word_j, "end")) {
 				atomic++;
-			else if (atomic && word_is(s, i, j, "end") &&
-				 !(!pg &&
-				   (word_is(s, k, kend, "if") || word_is(s, k, kend, "loop") ||
-				    word_is(s, k, kend, "while") || word_is(s, k, kend, "repeat"))))
-				atomic--;
+			} else if (atomic && word_is(s, i, j, "end")) {
+				if (pg || !(word_is(s, k, kend, "if") || word_is(s, k, kend, "loop") ||
+					    word_is(s, k, kend, "while") ||
+					    word_is(s, k, kend, "repeat") || word_is(s, k, kend, "for")))
+					atomic--;
+			}
 			prev_word_i = i;
 			prev_word_j = j;
 			i = j;

@@ -160,6 +160,9 @@ static const struct dbp_query_ent *part_query(struct my_conn *ci)
 /* The current statement ended: its record, and the next one's clock starts. Results beyond
  * the last statement of the string (a CALL's result sets, then its status) add up into that
  * statement's one record, made at the last of them. */
+static void part_emit(struct my_conn *ci, uint64_t rows, uint64_t affected,
+		      const struct dbp_str_ent *err);
+
 static void part_done(struct my_conn *ci, uint64_t rows, uint64_t affected,
 		      const struct dbp_str_ent *err)
 {
@@ -168,13 +171,22 @@ static void part_done(struct my_conn *ci, uint64_t rows, uint64_t affected,
 	    real_mysql_more_results(m)) {
 		ci->acc_rows += rows;
 		ci->acc_affected += affected;
+		ci->folding = 1;
 		ci->awaiting = 0;
 		ci->rows = 0;
 		return;
 	}
+	part_emit(ci, rows, affected, err);
+}
+
+/* The statement's record, with whatever folded into it. */
+static void part_emit(struct my_conn *ci, uint64_t rows, uint64_t affected,
+		      const struct dbp_str_ent *err)
+{
 	rows += ci->acc_rows;
 	affected += ci->acc_affected;
 	ci->acc_rows = ci->acc_affected = 0;
+	ci->folding = 0;
 	uint64_t t1 = dbp_ticks();
 	emit(ci, part_query(ci), ci->t0, t1, rows, affected, err);
 	struct dbp_part *pt = dbp_parts_at(&ci->parts, ci->cur < ci->parts.n ? ci->cur : 0);
@@ -191,6 +203,8 @@ static void query_end(struct my_conn *ci)
 {
 	ci->active = 0;
 	ci->awaiting = 0;
+	ci->folding = 0;
+	ci->acc_rows = ci->acc_affected = 0;
 	ci->use_res = NULL;
 }
 
@@ -213,8 +227,9 @@ static void result_ready(MYSQL *m, struct my_conn *ci)
 /* A statement still unread when the next query goes out: it ended, with what was read. */
 static void abandon(struct my_conn *ci)
 {
-	if (ci->active && ci->awaiting)
-		part_done(ci, ci->rows, 0, NULL);
+	/* A CALL whose final status was never read is recorded with the results it gave. */
+	if (ci->active && (ci->awaiting || ci->folding))
+		part_emit(ci, ci->rows, 0, NULL);
 	query_end(ci);
 }
 
@@ -537,6 +552,11 @@ DBP_EXPORT void STDCALL mysql_close(MYSQL *m)
 	    __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_NOT_READY) {
 		int saved = errno;
 		struct my_conn *ci = dbp_ptrmap_get(&conns, m);
+		if (ci && ci->active && (ci->awaiting || ci->folding) &&
+		    dbp_hook_enter(DBP_SHIM_MYSQL)) {
+			abandon(ci); /* closed with a statement's results unread */
+			dbp_hook_leave();
+		}
 		if (ci) {
 			if (ci->use_res) {
 				dbp_ptrmap_del(&results, ci->use_res);

@@ -143,6 +143,8 @@ static void moved(int fd, struct dbp_fdwatch *e, const void *buf, ssize_t n, int
 	int saved = errno;
 	if (!dbp_fdwatch_claim(e)) {
 		mywire_abandon(&e->w);
+	} else if (dbp_fdwatch_get(fd) != e) {
+		dbp_fdwatch_release(e); /* forgotten (and maybe reused) between look-up and claim */
 	} else {
 		int ready = mywire_ready(&e->w);
 		int rc = out ? mywire_out(&e->w, buf, (size_t)n, t)
@@ -151,7 +153,7 @@ static void moved(int fd, struct dbp_fdwatch *e, const void *buf, ssize_t n, int
 			connected(e, t);
 		dbp_fdwatch_release(e);
 		if (rc < 0)
-			dbp_fdwatch_forget(fd, fd);
+			dbp_fdwatch_forget_entry(fd, e);
 	}
 	errno = saved;
 	dbp_hook_leave();

@@ -289,10 +289,21 @@ static void flush_held(struct pq_conn *ci)
 static void prepare_undo(struct pq_conn *ci, struct pq_pend *p)
 {
 	struct dbp_part *pt = dbp_parts_at(&p->parts, 0);
+	/* A prepare of the same name queued behind this one took this text for the name's old
+	 * meaning: the old meaning is the one before this. */
+	for (unsigned i = 1; i < ci->qlen; i++) {
+		struct pq_pend *later = &ci->queue[(ci->qhead + i) % ci->qcap];
+		struct dbp_part *lp = dbp_parts_at(&later->parts, 0);
+		if (later->kind == PQ_PREPARE && lp->body == pt->q && lp->name && pt->name &&
+		    !strcmp(lp->name, pt->name))
+			lp->body = pt->body;
+	}
+	if (pq_prep_get(ci, pt->name) != pt->q)
+		return; /* a later prepare of the name took over: it decides */
 	if (pt->body) /* the statement it named before */
 		pq_prep_put(ci, pt->name, pt->body);
 	else
-		pq_prep_del_if(ci, pt->name, pt->q);
+		pq_prep_del(ci, pt->name);
 }
 
 /* What PQgetResult returned, matched against the oldest call still waiting for results. */

@@ -10,7 +10,11 @@
  *   udp        5000 UDP sockets connected before a query (the agent must not spend its
  *              string table on them)
  *   sigclose   a followed raw socket, and close() from a signal handler while the main
- *              thread closes too */
+ *              thread closes too
+ *   callunread a CALL whose final status is never read: closed; then one followed by a
+ *              query refused with 2014 (commands out of sync)
+ *   compound   procedures with CASE ... END CASE and FOR ... END FOR, a column named begin,
+ *              XA BEGIN, each in a multi-statement string */
 #include <fcntl.h>
 #include <mysql.h>
 #include <netinet/in.h>
@@ -189,15 +193,58 @@ static void sigclose(void)
 	close(s);
 }
 
+/* Reads a CALL's first result set only. */
+static void call_first(MYSQL *m)
+{
+	if (mysql_query(m, "CALL edge_p2()"))
+		fail(m, "call");
+	MYSQL_RES *r = mysql_store_result(m);
+	if (!r)
+		fail(m, "store");
+	mysql_free_result(r);
+}
+
+static void callunread(void)
+{
+	MYSQL *m = connect_db(CLIENT_MULTI_RESULTS);
+	query(m, "DROP PROCEDURE IF EXISTS edge_p2");
+	query(m, "CREATE PROCEDURE edge_p2() SELECT 1 AS x UNION SELECT 2");
+	call_first(m);
+	mysql_close(m); /* the CALL's status result never read */
+	m = connect_db(CLIENT_MULTI_RESULTS);
+	call_first(m);
+	if (!mysql_query(m, "SELECT 7 AS oos")) /* 2014: the CALL's status is pending */
+		fail(m, "should be out of sync");
+	while (mysql_next_result(m) == 0)
+		mysql_free_result(mysql_store_result(m));
+	query(m, "SELECT 42 AS afterwards");
+	mysql_close(m);
+}
+
+static void compound(void)
+{
+	MYSQL *m = connect_db(CLIENT_MULTI_STATEMENTS);
+	query(m, "DROP PROCEDURE IF EXISTS edge_c; DROP PROCEDURE IF EXISTS edge_f; "
+		 "DROP TABLE IF EXISTS edge_b; CREATE TABLE edge_b (`begin` INT, `end` INT)");
+	query(m, "CREATE PROCEDURE edge_c() BEGIN CASE 1 WHEN 1 THEN SELECT 1; END CASE; END; "
+		 "SELECT 20 AS twenty; SELECT 21 AS twentyone");
+	query(m, "CREATE PROCEDURE edge_f() BEGIN FOR i IN 1..2 DO SELECT i; END FOR; "
+		 "SELECT 3 AS three; END; SELECT 30 AS thirty");
+	query(m, "INSERT INTO edge_b VALUES (1, 2), (3, 4); SELECT `begin` FROM edge_b; "
+		 "SELECT 5 AS five");
+	mysql_close(m);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
 		void (*fn)(void);
 	} modes[] = {
-		{ "minus1", minus1 }, { "direct", direct },       { "reconnect", reconnect },
-		{ "use", use },       { "outofsync", outofsync }, { "proc", proc },
-		{ "udp", udp },       { "sigclose", sigclose },
+		{ "minus1", minus1 },     { "direct", direct },       { "reconnect", reconnect },
+		{ "use", use },           { "outofsync", outofsync }, { "proc", proc },
+		{ "udp", udp },           { "sigclose", sigclose },   { "callunread", callunread },
+		{ "compound", compound },
 	};
 	if (argc == 5) {
 		sock = argv[2];

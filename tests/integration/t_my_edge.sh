@@ -55,3 +55,19 @@ check "udp: thousands of other sockets leave the labels alone" "1|1|0|dbprobe" \
 check "udp: and the error number" 1 "$(get /metrics | grep -c '_count{.*error_type="1146"')"
 
 edge sigclose
+
+edge callunread
+check "callunread: CALLs whose status went unread are still recorded, with their rows" \
+	"2|0|4|dbprobe" "$(row "CALL edge_p2()")"
+check "callunread: the refused query is its own failure, without the CALL's rows" \
+	"1|1|0|dbprobe" "$(row "SELECT ? AS oos")"
+check "callunread: the next query" "1|0|1|dbprobe" "$(row "SELECT ? AS afterwards")"
+
+edge compound
+check "compound: END CASE closes the CASE, the statements after are split" "1|0|1|dbprobe" \
+	"$(row "SELECT ? AS twenty")"
+check "compound: and the last" "1|0|1|dbprobe" "$(row "SELECT ? AS twentyone")"
+check "compound: END FOR does not end the body" absent "$(row "SELECT ? AS three")"
+check "compound: the statement after it" "1|0|1|dbprobe" "$(row "SELECT ? AS thirty")"
+check "compound: a column named begin is a name" "1|0|2|dbprobe" "$(row "SELECT \`begin\` FROM edge_b")"
+check "compound: the statement after it" "1|0|1|dbprobe" "$(row "SELECT ? AS five")"

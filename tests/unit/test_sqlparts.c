@@ -60,6 +60,18 @@ Test(sqlparts, mysql_rules)
 	char buf[256];
 	snprintf(buf, sizeof buf, "%s CALL p()", proc);
 	expect_first(buf, DBP_DIALECT_MYSQL, proc);
+	const char *cases = "CREATE PROCEDURE p() BEGIN CASE 1 WHEN 1 THEN SELECT 1; END CASE; "
+			    "FOR i IN 1..2 DO SELECT i; END FOR; END;";
+	snprintf(buf, sizeof buf, "%s SELECT 20", cases);
+	expect_first(buf, DBP_DIALECT_MYSQL, cases);
+	const char *anon = "BEGIN NOT ATOMIC SELECT 1; SELECT 2; END;";
+	snprintf(buf, sizeof buf, "%s SELECT 3", anon);
+	expect_first(buf, DBP_DIALECT_MYSQL, anon);
+	/* Elsewhere BEGIN is a transaction or a name. */
+	expect_first("SELECT begin FROM t; SELECT 5", DBP_DIALECT_MYSQL, "SELECT begin FROM t;");
+	expect_first("XA BEGIN 'x'; SELECT 6", DBP_DIALECT_MYSQL, "XA BEGIN 'x';");
+	expect_first("SELECT CASE WHEN a THEN 1 END; SELECT 7", DBP_DIALECT_MYSQL,
+		     "SELECT CASE WHEN a THEN 1 END;");
 }
 
 Test(sqlparts, parts_skip_empty_statements)
