@@ -208,6 +208,15 @@ static void query_end(struct my_conn *ci)
 	ci->use_res = NULL;
 }
 
+/* A statement's results are all in: its record; the query is over unless more follow. */
+static void statement_over(MYSQL *m, struct my_conn *ci, uint64_t rows, uint64_t affected,
+			   const struct dbp_str_ent *err)
+{
+	part_done(ci, rows, affected, err);
+	if (!(DBP_HAVE(mysql_more_results) && real_mysql_more_results(m)))
+		query_end(ci);
+}
+
 /* A statement's result is ready (the query returned, or mysql_next_result moved on): a
  * statement without a result set is over; one with rows waits for them to be read. */
 static void result_ready(MYSQL *m, struct my_conn *ci)
@@ -219,9 +228,7 @@ static void result_ready(MYSQL *m, struct my_conn *ci)
 		return;
 	}
 	uint64_t affected = DBP_HAVE(mysql_affected_rows) ? real_mysql_affected_rows(m) : 0;
-	part_done(ci, 0, affected == (uint64_t)-1 ? 0 : affected, NULL);
-	if (!(DBP_HAVE(mysql_more_results) && real_mysql_more_results(m)))
-		query_end(ci);
+	statement_over(m, ci, 0, affected == (uint64_t)-1 ? 0 : affected, NULL);
 }
 
 /* A statement still unread when the next query goes out: it ended, with what was read. */
@@ -335,14 +342,12 @@ DBP_EXPORT MYSQL_RES *STDCALL mysql_store_result(MYSQL *m)
 	int saved = errno;
 	struct my_conn *ci = conn_get(m);
 	if (ci && ci->active && ci->awaiting) {
-		if (res) {
-			part_done(ci, DBP_HAVE(mysql_num_rows) ? real_mysql_num_rows(res) : 0, 0,
-				  NULL);
-		} else {
-			part_done(ci, 0, 0, conn_error(m));
-		}
-		if (!(DBP_HAVE(mysql_more_results) && real_mysql_more_results(m)))
-			query_end(ci);
+		if (res)
+			statement_over(m, ci,
+				       DBP_HAVE(mysql_num_rows) ? real_mysql_num_rows(res) : 0, 0,
+				       NULL);
+		else
+			statement_over(m, ci, 0, 0, conn_error(m));
 	}
 	errno = saved;
 	dbp_hook_leave();
@@ -388,9 +393,7 @@ static void use_result_end(MYSQL_RES *res, int read_all)
 		return;
 	ci->use_res = NULL;
 	unsigned e = read_all && DBP_HAVE(mysql_errno) ? real_mysql_errno(m) : 0;
-	part_done(ci, ci->rows, 0, e ? error_num(e) : NULL);
-	if (!(DBP_HAVE(mysql_more_results) && real_mysql_more_results(m)))
-		query_end(ci);
+	statement_over(m, ci, ci->rows, 0, e ? error_num(e) : NULL);
 }
 
 DBP_EXPORT MYSQL_ROW STDCALL mysql_fetch_row(MYSQL_RES *res)

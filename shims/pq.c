@@ -300,7 +300,7 @@ static void prepare_undo(struct pq_conn *ci, struct pq_pend *p)
 	}
 	if (pq_prep_get(ci, pt->name) != pt->q)
 		return; /* a later prepare of the name took over: it decides */
-	if (pt->body) /* the statement it named before */
+	if (pt->body)   /* the statement it named before */
 		pq_prep_put(ci, pt->name, pt->body);
 	else
 		pq_prep_del(ci, pt->name);
@@ -532,15 +532,22 @@ DBP_EXPORT PGconn *PQconnectStartParams(const char *const *keywords, const char 
 	return conn;
 }
 
-DBP_EXPORT PostgresPollingStatusType PQconnectPoll(PGconn *conn)
+/* PQconnectPoll and PQresetPoll: a non-blocking connect settles in one of them. */
+static PostgresPollingStatusType poll_hook(PGconn *conn,
+					   PostgresPollingStatusType (*real)(PGconn *))
 {
-	DBP_REAL(PQconnectPoll, PGRES_POLLING_FAILED);
 	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
-		return real_PQconnectPoll(conn);
-	PostgresPollingStatusType st = real_PQconnectPoll(conn);
+		return real(conn);
+	PostgresPollingStatusType st = real(conn);
 	connect_polled(conn, st);
 	dbp_hook_leave();
 	return st;
+}
+
+DBP_EXPORT PostgresPollingStatusType PQconnectPoll(PGconn *conn)
+{
+	DBP_REAL(PQconnectPoll, PGRES_POLLING_FAILED);
+	return poll_hook(conn, real_PQconnectPoll);
 }
 
 DBP_EXPORT void PQreset(PGconn *conn)
@@ -573,12 +580,7 @@ DBP_EXPORT int PQresetStart(PGconn *conn)
 DBP_EXPORT PostgresPollingStatusType PQresetPoll(PGconn *conn)
 {
 	DBP_REAL(PQresetPoll, PGRES_POLLING_FAILED);
-	if (!conn || !dbp_hook_enter(DBP_SHIM_PQ))
-		return real_PQresetPoll(conn);
-	PostgresPollingStatusType st = real_PQresetPoll(conn);
-	connect_polled(conn, st);
-	dbp_hook_leave();
-	return st;
+	return poll_hook(conn, real_PQresetPoll);
 }
 
 DBP_EXPORT void PQfinish(PGconn *conn)
