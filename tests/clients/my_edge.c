@@ -4,7 +4,7 @@
  *   minus1     statement lengths of (unsigned long)-1, "NUL-terminated" to libmariadb
  *   direct     mariadb_stmt_execute_direct on a fresh handle, then on a reused one
  *   reconnect  MYSQL_OPT_RECONNECT: the connection killed, the next query reconnects
- *   use        SQL USE moves the namespace
+ *   use        SQL USE moves the namespace, and mysql_change_user moves it back
  *   outofsync  mysql_next_result before the current result was read (error 2014, no harm)
  *   proc       a procedure with a BEGIN ... END body, called twice (two result sets each)
  *   udp        5000 UDP sockets connected before a query (the agent must not spend its
@@ -117,6 +117,10 @@ static void use(void)
 	query(m, "CREATE DATABASE IF NOT EXISTS dbprobe_use");
 	query(m, "USE dbprobe_use");
 	query(m, "SELECT 13 AS after_use");
+	/* mysql_change_user names the database the session continues in. */
+	if (mysql_change_user(m, user, NULL, db))
+		fail(m, "change_user");
+	query(m, "SELECT 14 AS after_change_user");
 	mysql_close(m);
 }
 

@@ -38,6 +38,7 @@ edge use
 check "use: the statement after USE runs in the new database" "1|0|1|dbprobe_use" \
 	"$(row "SELECT ? AS after_use")"
 check "use: USE itself ran in the old one" "1|0|0|dbprobe" "$(row "USE dbprobe_use")"
+check "use: mysql_change_user moves it back" "1|0|1|dbprobe" "$(row "SELECT ? AS after_change_user")"
 
 edge outofsync
 for c in a b c; do

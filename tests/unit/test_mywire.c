@@ -272,3 +272,19 @@ Test(mywire, hostile_bytes_never_read_out_of_bounds)
 		mywire_free(&w);
 	}
 }
+
+Test(mywire, an_abandoned_connection_lets_go_at_the_next_bytes)
+{
+	/* What a signal handler or a writev on the same descriptor does: the stream is out of
+	 * step from there, so the next feed must let go rather than misread it. */
+	struct mywire w;
+	ncalls = 0;
+	byte_by_byte = 0;
+	mywire_init(&w, on_emit);
+	connect_to(&w, CAPS_41, "db");
+	mywire_abandon(&w);
+	uint8_t b[64], p[16] = { 0x03, 'S', 'E', 'L', 'E', 'C', 'T', ' ', '1' };
+	cr_assert_eq(mywire_out(&w, b, pkt(b, 0, p, 9), 5), -1);
+	cr_assert_eq(ncalls, 0);
+	mywire_free(&w);
+}
