@@ -11,6 +11,7 @@
 #include "fdwatch.h"
 #include "intern.h"
 #include "log.h"
+#include "peer.h"
 #include "process.h"
 #include "ptrmap.h"
 #include "ring.h"
@@ -20,6 +21,9 @@ int dbp_state = DBP_ST_NOT_READY;
 unsigned dbp_armed_shims;
 DBP_TLS unsigned dbp_tls_busy;
 DBP_TLS unsigned dbp_tls_depth;
+DBP_TLS struct dbp_io dbp_tls_io;
+DBP_TLS struct dbp_io *dbp_tls_io_sink;
+DBP_TLS uint8_t dbp_tls_io_system;
 
 #define EXIT_FLUSH_MS 500 /* the longest an exiting program waits for a slow exporter */
 
@@ -52,10 +56,12 @@ static void fork_prepare(void)
 	dbp_intern_lock();
 	dbp_ptrmap_lock_all();
 	dbp_fdwatch_lock();
+	dbp_peer_lock();
 }
 
 static void fork_parent(void)
 {
+	dbp_peer_unlock();
 	dbp_fdwatch_unlock();
 	dbp_ptrmap_unlock_all();
 	dbp_intern_unlock();
@@ -66,6 +72,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+	dbp_peer_unlock();
 	dbp_fdwatch_unlock();
 	dbp_ptrmap_unlock_all();
 	dbp_intern_unlock();

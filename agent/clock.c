@@ -9,7 +9,7 @@ int dbp_clock_use_tsc;
 
 static uint64_t base_ticks, base_mono, base_unix;
 /* ns per tick, 32.32 fixed point: no floating point in the agent, no libm. */
-static uint64_t ns_per_tick_fp = 1ull << 32;
+uint64_t dbp_clock_fp = 1ull << 32;
 
 static uint64_t mono_ns(void)
 {
@@ -62,7 +62,7 @@ void dbp_clock_init(void)
 	base_ticks = dbp_ticks();
 	/* No calibration here: it waits a millisecond, and this runs in the constructor and in
 	 * every forked child. The sender calibrates before it converts anything. */
-	ns_per_tick_fp = 1ull << 32;
+	dbp_clock_fp = 1ull << 32;
 }
 
 void dbp_clock_calibrate(void)
@@ -81,13 +81,13 @@ void dbp_clock_calibrate(void)
 	if (dt == 0)
 		return;
 	uint64_t fp = (uint64_t)(((unsigned __int128)dm << 32) / dt);
-	__atomic_store_n(&ns_per_tick_fp, fp, __ATOMIC_RELAXED);
+	__atomic_store_n(&dbp_clock_fp, fp, __ATOMIC_RELAXED);
 }
 
 void dbp_clock_snapshot(struct dbp_clock_snap *s)
 {
 	s->tsc = dbp_clock_use_tsc;
-	s->ns_per_tick_fp = __atomic_load_n(&ns_per_tick_fp, __ATOMIC_RELAXED);
+	s->ns_per_tick_fp = __atomic_load_n(&dbp_clock_fp, __ATOMIC_RELAXED);
 	/* Without the TSC, ticks are CLOCK_MONOTONIC ns: unix = base_unix + (ticks - base_mono). */
 	s->base_ticks = s->tsc ? base_ticks : base_mono;
 	s->base_unix = base_unix;

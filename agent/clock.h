@@ -23,6 +23,16 @@ static inline uint64_t dbp_ticks(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* ns per tick, 32.32 fixed point (1.0 without the TSC); refreshed by the sender. */
+extern uint64_t dbp_clock_fp;
+
+/* A duration in ticks as nanoseconds, on the hot path. */
+static inline uint64_t dbp_ticks_ns(uint64_t ticks)
+{
+	uint64_t fp = __atomic_load_n(&dbp_clock_fp, __ATOMIC_RELAXED);
+	return (uint64_t)(((unsigned __int128)ticks * fp) >> 32);
+}
+
 /* Takes the reference point; decides TSC or not. Called once at init (and again in a child). */
 void dbp_clock_init(void);
 /* Refreshes the ticks->ns ratio against CLOCK_MONOTONIC; called by the sender each cycle. */

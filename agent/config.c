@@ -60,7 +60,8 @@ static const struct {
 } shim_names[] = {
 	{ "sqlite", DBP_SHIM_SQLITE }, { "sqlite3", DBP_SHIM_SQLITE }, { "pq", DBP_SHIM_PQ },
 	{ "libpq", DBP_SHIM_PQ },      { "postgresql", DBP_SHIM_PQ },  { "mysql", DBP_SHIM_MYSQL },
-	{ "mariadb", DBP_SHIM_MYSQL },
+	{ "mariadb", DBP_SHIM_MYSQL }, { "net", DBP_SHIM_NET },        { "socket", DBP_SHIM_NET },
+	{ "sockets", DBP_SHIM_NET },
 };
 
 /* "sqlite,pq" -> mask; -1 when any name is unknown. "all" and "none" are accepted too. */
@@ -146,9 +147,7 @@ void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
 		long m = parse_shims(v);
 		if (m < 0)
 			dbp_warn("DBPROBE_HOOKS='%s' names an unknown hook (known: sqlite, pq, "
-				 "mysql); using "
-				 "the "
-				 "default all",
+				 "mysql, net); using the default all",
 				 shown(v));
 		else
 			cfg->shims = (unsigned)m;

@@ -117,3 +117,34 @@ int dbp_frame_drops(struct dbp_frame *f, const uint64_t count[DBP_DROP_REASON_CO
 	memcpy(r->count, count, sizeof r->count);
 	return 0;
 }
+
+uint32_t dbp_frame_sock_size(unsigned nerr)
+{
+	return dbp_pad8((uint32_t)(sizeof(struct dbp_sock) + nerr * sizeof(struct dbp_sock_err)));
+}
+
+int dbp_frame_sock(struct dbp_frame *f, const struct dbp_sock *s, const struct dbp_sock_err *errs)
+{
+	if (s->nerr > DBP_SOCK_ERR_MAX)
+		return -1;
+	size_t extra = s->nerr * sizeof *errs;
+	struct dbp_sock *r = reserve(f, DBP_REC_SOCKET, 0, sizeof *r, extra);
+	if (!r)
+		return -1;
+	struct dbp_rec_hdr h = r->h;
+	*r = *s;
+	r->h = h;
+	memcpy(r + 1, errs, extra);
+	return 0;
+}
+
+int dbp_frame_sockwrite(struct dbp_frame *f, const struct dbp_sockwrite *w)
+{
+	struct dbp_sockwrite *r = reserve(f, DBP_REC_SOCKWRITE, 0, sizeof *r, 0);
+	if (!r)
+		return -1;
+	struct dbp_rec_hdr h = r->h;
+	*r = *w;
+	r->h = h;
+	return 0;
+}

@@ -43,6 +43,10 @@ static inline struct dbp_call *dbp_frame_call_slot(struct dbp_frame *f, uint16_t
 
 /* c->h is filled in here; the caller sets h.flags through the flags argument. */
 int dbp_frame_call(struct dbp_frame *f, struct dbp_call *c, uint16_t flags);
+uint32_t dbp_frame_sock_size(unsigned nerr);
+/* A SOCKET record: s's header is ignored, errs holds s->nerr entries. */
+int dbp_frame_sock(struct dbp_frame *f, const struct dbp_sock *s, const struct dbp_sock_err *errs);
+int dbp_frame_sockwrite(struct dbp_frame *f, const struct dbp_sockwrite *w);
 int dbp_frame_drops(struct dbp_frame *f, const uint64_t count[DBP_DROP_REASON_COUNT]);
 
 #endif

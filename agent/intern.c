@@ -273,9 +273,11 @@ const struct dbp_query_ent *dbp_query_get_ex(const char *raw, size_t len, unsign
 		char *copy = dup_bytes(shape, (size_t)slen);
 		if (copy) {
 			free(ss->shape);
-			*ss = (struct shape_slot){
-				.hash = sh, .len = (size_t)slen, .flags = flags, .shape = copy, .q = q
-			};
+			*ss = (struct shape_slot){ .hash = sh,
+						   .len = (size_t)slen,
+						   .flags = flags,
+						   .shape = copy,
+						   .q = q };
 		}
 	}
 	/* Folded texts are cached too: each is normalized, and counted, once. */

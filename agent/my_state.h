@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "agent.h"
 #include "intern.h"
 #include "ptrmap.h"
 #include "sqlparts.h"
@@ -14,7 +15,8 @@ struct my_conn {
 	struct dbp_ptrmap_val hdr;
 	const struct dbp_str_ent *ns, *server; /* where it is connected */
 	uint16_t port;
-	uint8_t system; /* DBP_DB_MARIADB or DBP_DB_MYSQL, by the server's version string */
+	uint8_t system;   /* DBP_DB_MARIADB or DBP_DB_MYSQL, by the server's version string */
+	struct dbp_io io; /* socket writes not yet in a record (agent.h) */
 	const struct dbp_target_ent *target; /* cached from the three above; NULL: recompute */
 	/* The text query in progress: one part per statement of a multi-statement string. */
 	struct dbp_parts parts;

@@ -33,12 +33,12 @@ typedef void (*mywire_emit_fn)(struct mywire *w, const struct dbp_query_ent *q, 
 
 struct mywire {
 	mywire_emit_fn emit;
-	uint8_t phase;  /* enum in mywire.c */
-	uint8_t system; /* DBP_DB_MARIADB or DBP_DB_MYSQL, from the server's greeting */
-	uint8_t cmd;    /* the command whose response is being read */
-	uint8_t rstate; /* where in that response */
+	uint8_t phase;     /* enum in mywire.c */
+	uint8_t system;    /* DBP_DB_MARIADB or DBP_DB_MYSQL, from the server's greeting */
+	uint8_t cmd;       /* the command whose response is being read */
+	uint8_t rstate;    /* where in that response */
 	uint8_t abandoned; /* set from anywhere (mywire_abandon): the next feed lets go */
-	uint32_t caps;  /* the client's capability flags */
+	uint32_t caps;     /* the client's capability flags */
 	struct mywire_stream in, out;
 	uint8_t head[96]; /* the server packet's first bytes: all that is ever read of it */
 	char *buf;        /* the client packet being sent (commands, the handshake response) */

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent.h"
 #include "intern.h"
 #include "ptrmap.h"
 #include "sqlparts.h"
@@ -52,6 +53,7 @@ struct pq_prep {
 /* A connection's state (a ptrmap value: type-stable, so pq_conn_clear frees what it owns). A
  * PGconn is used by one thread at a time (libpq's rule), so none of this is locked. */
 struct pq_conn {
+	struct dbp_io io; /* socket writes not yet in a record (agent.h) */
 	struct dbp_ptrmap_val hdr;
 	const struct dbp_target_ent *target;
 	struct pq_pend *queue;

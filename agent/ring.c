@@ -12,6 +12,7 @@
 #include "agent.h"
 #include "config.h"
 #include "sender.h"
+#include "sockstat.h"
 
 uint32_t dbp_ring_wake_word;
 
@@ -77,6 +78,23 @@ void dbp_ring_wake(void)
 	errno = saved;
 }
 
+struct dbp_ring *dbp_ring_mine(void)
+{
+	struct dbp_ring *r = dbp_tls_ring;
+	if (DBP_LIKELY(r != NULL && r != DBP_RING_RETIRED))
+		return r;
+	if (r == DBP_RING_RETIRED)
+		return NULL;
+	int saved = errno;
+	r = dbp_tls_ring = ring_new();
+	if (!r)
+		dbp_tls_ring = DBP_RING_RETIRED;
+	else
+		dbp_sender_ensure();
+	errno = saved;
+	return r;
+}
+
 struct dbp_rec *dbp_ring_reserve_slow(void)
 {
 	struct dbp_ring *r = dbp_tls_ring;
@@ -124,6 +142,17 @@ void dbp_ring_count_drops(enum dbp_drop_reason why, uint64_t n)
 	__atomic_add_fetch(&global_drops[why], n, __ATOMIC_RELAXED);
 }
 
+void dbp_ring_collect_sockets(void)
+{
+	pthread_mutex_lock(&list_lock);
+	for (struct dbp_ring *r = rings; r; r = r->next) {
+		struct dbp_sockstat *st = __atomic_load_n(&r->sock, __ATOMIC_ACQUIRE);
+		if (st)
+			dbp_sockstat_collect(st);
+	}
+	pthread_mutex_unlock(&list_lock);
+}
+
 int dbp_ring_drain(dbp_ring_fn fn, void *arg)
 {
 	int stopped = 0;
@@ -145,6 +174,11 @@ int dbp_ring_drain(dbp_ring_fn fn, void *arg)
 		__atomic_store_n(&r->tail, t, __ATOMIC_RELEASE);
 		if (dead && t == h) {
 			*pp = r->next;
+			struct dbp_sockstat *st = __atomic_load_n(&r->sock, __ATOMIC_ACQUIRE);
+			if (st) { /* its last writes are counted before the counters go */
+				dbp_sockstat_collect(st);
+				dbp_sockstat_free(st);
+			}
 			freed_full_drops += __atomic_load_n(&r->full_drops, __ATOMIC_RELAXED);
 			munmap(r, r->map_bytes);
 			continue;
@@ -210,10 +244,13 @@ void dbp_ring_reset_child(void)
 	while (rings) {
 		struct dbp_ring *r = rings;
 		rings = r->next;
+		if (r->sock)
+			dbp_sockstat_free(r->sock);
 		munmap(r, r->map_bytes);
 	}
 	dbp_tls_ring = NULL;
 	pthread_setspecific(ring_key, NULL); /* its destructor must not touch the unmapped ring */
+	dbp_sockstat_clear();
 	memset(global_drops, 0, sizeof global_drops);
 	freed_full_drops = 0;
 	reported_full = 0;

@@ -9,8 +9,14 @@
 #include "intern.h"
 #include "wire.h"
 
+enum dbp_rec_kind {
+	DBP_RK_CALL = 0,      /* a database call (or connection) */
+	DBP_RK_SOCKWRITE = 1, /* one slow socket write: peer, err_no, io_bytes, dur */
+};
+
 /* A call as the application thread leaves it: raw ticks and pointers, no encoding. The sender
- * turns it into a wire record; the hot path only copies 64 bytes. */
+ * turns it into a wire record; the hot path only copies two cache lines. A shim filling a slot
+ * in place sets every field up to io_ticks. */
 struct dbp_rec {
 	const struct dbp_query_ent *query; /* &dbp_query_none for a connection */
 	const struct dbp_target_ent *target;
@@ -21,7 +27,13 @@ struct dbp_rec {
 	uint64_t affected;
 	uint8_t db_system;
 	uint8_t flags; /* DBP_CALL_* */
-	uint8_t reserved[6];
+	uint8_t kind;  /* enum dbp_rec_kind */
+	uint8_t direction;
+	uint32_t err_no;
+	uint64_t io_bytes; /* socket bytes written inside the call (a SOCKWRITE's own) */
+	uint64_t io_ticks;
+	uint32_t peer; /* SOCKWRITE: a dbp_peer index */
+	uint8_t reserved[44];
 };
 
 struct dbp_ring {
@@ -35,13 +47,14 @@ struct dbp_ring {
 	/* Consumer's cache line. */
 	uint64_t tail; /* written by the consumer only */
 	char pad1[56];
-	int dead; /* the owning thread exited: drain, then free */
+	int dead;                  /* the owning thread exited: drain, then free */
+	struct dbp_sockstat *sock; /* the thread's socket write counters, from its first write */
 	struct dbp_ring *next;
 	size_t map_bytes;
 	struct dbp_rec recs[] __attribute__((aligned(64))); /* a record never straddles two lines */
 };
 
-_Static_assert(sizeof(struct dbp_rec) == 64, "one record, one cache line");
+_Static_assert(sizeof(struct dbp_rec) == 128, "one record, two cache lines");
 
 /* A thread's ring; DBP_RING_RETIRED once its TLS destructor ran: later hooks on the dying thread
  * drop instead of touching freed memory. */
@@ -81,6 +94,9 @@ static inline void dbp_ring_commit(void)
 		dbp_ring_wake();
 }
 
+/* This thread's ring, mapped on first use; NULL once retired or out of memory. */
+struct dbp_ring *dbp_ring_mine(void);
+
 /* reserve + copy + commit, for records built elsewhere. */
 void dbp_ring_push(const struct dbp_rec *r);
 
@@ -94,6 +110,8 @@ void dbp_ring_count_drops(enum dbp_drop_reason why, uint64_t n);
  * stopped, 0 when every ring was emptied. */
 typedef size_t (*dbp_ring_fn)(const struct dbp_rec *recs, size_t n, uint32_t tid, void *arg);
 int dbp_ring_drain(dbp_ring_fn fn, void *arg);
+/* Folds every thread's socket write counters into the totals (sockstat.h). */
+void dbp_ring_collect_sockets(void);
 /* Discards everything queued, counting it under `why` (no exporter: nothing is read). */
 void dbp_ring_discard(enum dbp_drop_reason why);
 /* Adds the drops counted since the previous call into out[]; returns whether any. */

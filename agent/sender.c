@@ -23,11 +23,14 @@
 #include "frame.h"
 #include "log.h"
 #include "process.h"
+#include "peer.h"
 #include "ring.h"
+#include "sockstat.h"
 
 #define CYCLE_MS 50        /* idle wake-up: bounds how stale metrics get */
 #define BACKOFF_MIN_MS 100 /* first reconnect delay, doubled up to BACKOFF_MAX_MS */
 #define BACKOFF_MAX_MS 2000
+#define SOCKET_PERIOD_MS 1000 /* socket write totals are shipped this often (and at exit) */
 
 static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
 static int started;
@@ -44,6 +47,7 @@ static struct dbp_frame frame;
 static int frame_pending; /* a full frame the socket refused with EAGAIN */
 static uint64_t frame_drops[DBP_DROP_REASON_COUNT]; /* drop counts carried by `frame` */
 static int disconnected_logged;
+static uint64_t sockets_due_ms;
 
 static uint64_t mono_ms(void)
 {
@@ -216,6 +220,61 @@ static int define(const struct dbp_rec *r)
 	return 0;
 }
 
+/* A peer's name on this connection, before the first record that refers to it. */
+static int define_peer(const struct dbp_str_ent *p, uint32_t need)
+{
+	int fresh = p && p->sent_gen != gen;
+	if (frame_make_room(need + (fresh ? dbp_frame_string_size(p->len) : 0)) < 0)
+		return -1;
+	if (fresh) {
+		dbp_frame_string(&frame, p->id, p->kind, p->str, p->len);
+		((struct dbp_str_ent *)p)->sent_gen = gen;
+	}
+	return 0;
+}
+
+static int encode_sockwrite(const struct dbp_rec *r, uint32_t tid, const struct dbp_clock_snap *clk)
+{
+	const struct dbp_str_ent *p = dbp_peer_str(r->peer);
+	if (!p)
+		return 0;
+	if (define_peer(p, sizeof(struct dbp_sockwrite)) < 0)
+		return -1;
+	struct dbp_sockwrite w = {
+		.peer_id = p->id,
+		.start_unix_ns = dbp_clock_unix_ns(clk, r->t0),
+		.duration_ns = dbp_clock_ns(clk, r->dur),
+		.bytes = r->io_bytes,
+		.err_no = r->err_no,
+		.tid = tid,
+		.direction = r->direction,
+		.db_system = r->db_system,
+	};
+	return dbp_frame_sockwrite(&frame, &w);
+}
+
+/* One SOCKET record per (peer, direction, system) that grew since the last. */
+static int ship_total(const struct dbp_sock_total *t, void *arg)
+{
+	(void)arg;
+	const struct dbp_str_ent *p = dbp_peer_str(t->peer);
+	if (!p)
+		return 0; /* never happens: a counted peer has a name */
+	if (sock < 0 || define_peer(p, dbp_frame_sock_size(t->nerr)) < 0)
+		return -1;
+	struct dbp_sock s = {
+		.peer_id = p->id,
+		.calls = t->calls,
+		.bytes = t->bytes,
+		.sum_ns = t->sum_ns,
+		.direction = t->dir,
+		.db_system = t->sys,
+		.nerr = t->nerr,
+	};
+	memcpy(s.buckets, t->buckets, sizeof s.buckets);
+	return dbp_frame_sock(&frame, &s, t->errs);
+}
+
 /* The sender's inner loop: one CALL per record, written in place into the frame. */
 static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *arg)
 {
@@ -230,6 +289,15 @@ static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *a
 			/* The connection broke mid-batch: the rest is not deliverable. */
 			dbp_ring_count_drops(DBP_DROP_NO_EXPORTER, n - i);
 			return n;
+		}
+		if (DBP_UNLIKELY(r->kind == DBP_RK_SOCKWRITE)) {
+			if (encode_sockwrite(r, tid, &clk) < 0) {
+				if (sock >= 0)
+					break;
+				dbp_ring_count_drops(DBP_DROP_NO_EXPORTER, n - i);
+				return n;
+			}
+			continue;
 		}
 		if (DBP_UNLIKELY(r->query->sent_gen != gen ||
 				 (r->target && r->target->sent_gen != gen) ||
@@ -256,6 +324,8 @@ static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *a
 		c->duration_ns = dur;
 		c->rows_returned = r->rows;
 		c->rows_affected = r->affected;
+		c->write_bytes = r->io_bytes;
+		c->write_ns = r->io_ticks ? dbp_clock_ns(&clk, r->io_ticks) : 0;
 		c->tid = tid;
 		c->db_system = r->db_system;
 		c->reserved = 0;
@@ -265,7 +335,20 @@ static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *a
 
 /* One pass: connect if due, drain every ring into frames, report drops. 0 when everything
  * queued went out (or was dropped), 1 when the socket is full and work remains. */
-static int cycle(int force_connect)
+static void sockets(int now)
+{
+	uint64_t t = mono_ms();
+	if (!now && t < sockets_due_ms)
+		return;
+	sockets_due_ms = t + SOCKET_PERIOD_MS;
+	dbp_ring_collect_sockets();
+	if (sock < 0)
+		dbp_sockstat_clear(); /* nobody to tell: totals restart with the next exporter */
+	else
+		dbp_sockstat_take(ship_total, NULL);
+}
+
+static int cycle(int force_connect, int final)
 {
 	dbp_clock_calibrate();
 	if (sock >= 0 && !sock_still_ours())
@@ -278,6 +361,7 @@ static int cycle(int force_connect)
 		dbp_ring_discard(DBP_DROP_NO_EXPORTER);
 	else if (dbp_ring_drain(encode, NULL) < 0)
 		return 1;
+	sockets(final);
 	uint64_t drops[DBP_DROP_REASON_COUNT];
 	if (dbp_ring_take_drops(drops)) {
 		if (sock < 0 || frame_make_room(sizeof(struct dbp_drops)) < 0 ||
@@ -352,7 +436,7 @@ static void *sender_main(void *arg)
 		if (__atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_RUNNING)
 			break;
 		pthread_mutex_lock(&send_lock);
-		int busy = cycle(0);
+		int busy = cycle(0, 0);
 		pthread_mutex_unlock(&send_lock);
 		/* When every thread of the program has called pthread_exit(), glibc ends the
 		 * process with exit(0) as the last one leaves; our thread must not keep it alive.
@@ -405,7 +489,7 @@ void dbp_sender_flush(int timeout_ms)
 	uint64_t deadline = mono_ms() + (uint64_t)timeout_ms;
 	pthread_mutex_lock(&send_lock);
 	int force = 1;
-	while (cycle(force) == 1) {
+	while (cycle(force, 1) == 1) {
 		force = 0;
 		uint64_t now = mono_ms();
 		if (now >= deadline || sock < 0)

@@ -148,9 +148,9 @@ size_t dbp_sql_stmt_len(const char *s, size_t len, enum dbp_dialect d)
 			int first = !words++;
 			if (!pg && first && word_is(s, i, j, "create"))
 				create = 1;
-			else if (!pg && create && (word_is(s, i, j, "procedure") ||
-						   word_is(s, i, j, "function") ||
-						   word_is(s, i, j, "trigger") || word_is(s, i, j, "event")))
+			else if (!pg && create &&
+				 (word_is(s, i, j, "procedure") || word_is(s, i, j, "function") ||
+				  word_is(s, i, j, "trigger") || word_is(s, i, j, "event")))
 				routine = 1;
 			if (pg && word_is(s, i, j, "atomic") &&
 			    word_is(s, prev_word_i, prev_word_j, "begin")) {
@@ -163,9 +163,10 @@ size_t dbp_sql_stmt_len(const char *s, size_t len, enum dbp_dialect d)
 				   !word_is(s, prev_word_i, prev_word_j, "end")) {
 				atomic++;
 			} else if (atomic && word_is(s, i, j, "end")) {
-				if (pg || !(word_is(s, k, kend, "if") || word_is(s, k, kend, "loop") ||
-					    word_is(s, k, kend, "while") ||
-					    word_is(s, k, kend, "repeat") || word_is(s, k, kend, "for")))
+				if (pg ||
+				    !(word_is(s, k, kend, "if") || word_is(s, k, kend, "loop") ||
+				      word_is(s, k, kend, "while") ||
+				      word_is(s, k, kend, "repeat") || word_is(s, k, kend, "for")))
 					atomic--;
 			}
 			prev_word_i = i;

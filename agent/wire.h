@@ -23,7 +23,7 @@
  */
 
 #define DBP_WIRE_MAGIC 0x31504244u /* "DBP1" read as a little-endian u32 */
-#define DBP_WIRE_VERSION 2u        /* 2: CALL carries the server address and port */
+#define DBP_WIRE_VERSION 3u        /* 3: socket writes (SOCKET, SOCKWRITE), a CALL's own writes */
 #define DBP_FRAME_MAX 65536u       /* bytes in one frame, header included */
 #define DBP_TEXT_MAX 8192u   /* longest query text sent; longer ones are cut (flag TRUNCATED) */
 #define DBP_STRING_MAX 4096u /* longest namespace, error name, path or service name */
@@ -46,6 +46,8 @@ enum dbp_rec_type {
 	DBP_REC_STRING = 3,
 	DBP_REC_CALL = 4,
 	DBP_REC_DROPS = 5,
+	DBP_REC_SOCKET = 6,    /* socket writes aggregated per peer since the previous one */
+	DBP_REC_SOCKWRITE = 7, /* one socket write slower than DBPROBE_SLOW_MS */
 };
 
 /* Who is talking. Followed by exe (exe_len bytes) then service (service_len bytes). */
@@ -75,6 +77,7 @@ enum dbp_string_kind {
 	DBP_STR_NAMESPACE = 1,  /* db.namespace: SQLite file, database name */
 	DBP_STR_ERROR_TYPE = 2, /* error.type: SQLITE_CONSTRAINT_UNIQUE, 42P01, 1146 */
 	DBP_STR_SERVER = 3,     /* server.address: host name, IP, or a Unix socket directory */
+	DBP_STR_PEER = 4, /* a socket's peer: "10.0.0.5:5432", "[::1]:80", "unix:/run/x", ":8080" */
 };
 
 /* An interned string. Followed by len bytes. */
@@ -111,7 +114,9 @@ struct dbp_call {
 	uint64_t duration_ns;
 	uint64_t rows_returned;
 	uint64_t rows_affected;
-	uint64_t server_id; /* a STRING id (kind SERVER), or 0: an in-process database */
+	uint64_t server_id;   /* a STRING id (kind SERVER), or 0: an in-process database */
+	uint64_t write_bytes; /* bytes the call itself wrote to sockets */
+	uint64_t write_ns;    /* time spent in those writes */
 	uint32_t tid;
 	uint8_t db_system; /* enum dbp_db_system */
 	uint8_t reserved;
@@ -124,7 +129,58 @@ enum dbp_drop_reason {
 	DBP_DROP_SEND_FAILED = 2, /* the connection broke with records in flight */
 	DBP_DROP_TEXT_CAP = 3,    /* too many distinct query texts: folded into one "other" entry */
 	DBP_DROP_UNTRACKED = 4,   /* too many live statement handles to keep state for */
+	DBP_DROP_SOCKET_SLOTS =
+		5, /* socket writes of a (peer, system, errno) a thread had no slot for */
 	DBP_DROP_REASON_COUNT
+};
+
+enum dbp_sock_direction {
+	DBP_DIR_OUTBOUND = 0, /* a connection the program opened, or a datagram it sent */
+	DBP_DIR_INBOUND = 1,  /* a connection it accepted: the peer is the local listening port */
+};
+
+/* Write durations are bucketed by powers of two: bucket i < DBP_SOCK_BUCKETS - 1 counts
+ * durations <= DBP_SOCK_BUCKET0_NS << i (1.024 us .. 1.07 s), the last one everything above. */
+#define DBP_SOCK_BUCKETS 22
+#define DBP_SOCK_BUCKET0_NS 1024ull
+
+/* Socket writes to one peer, in one direction, under one database system (DBP_DB_NONE outside
+ * database calls), since the previous SOCKET record for the same key on this connection.
+ * Followed by nerr struct dbp_sock_err. A call that failed counts in calls, sum_ns and the
+ * buckets, and once in the errors of its errno (EAGAIN too: the exporter keeps it apart). */
+struct dbp_sock {
+	struct dbp_rec_hdr h;
+	uint64_t peer_id; /* a STRING id (kind PEER) */
+	uint64_t calls;
+	uint64_t bytes; /* written by the calls that succeeded */
+	uint64_t sum_ns;
+	uint64_t buckets[DBP_SOCK_BUCKETS]; /* per bucket, not cumulative */
+	uint8_t direction;                  /* enum dbp_sock_direction */
+	uint8_t db_system;                  /* enum dbp_db_system */
+	uint16_t nerr;
+	uint32_t reserved;
+};
+
+struct dbp_sock_err {
+	uint32_t err_no; /* errno, never 0 */
+	uint32_t reserved;
+	uint64_t count;
+};
+
+#define DBP_SOCK_ERR_MAX 16 /* distinct errnos in one SOCKET record; more are not sent */
+
+/* One socket write slower than DBPROBE_SLOW_MS (it is counted in SOCKET records too). */
+struct dbp_sockwrite {
+	struct dbp_rec_hdr h;
+	uint64_t peer_id;
+	uint64_t start_unix_ns;
+	uint64_t duration_ns;
+	uint64_t bytes;  /* written; 0 when it failed */
+	uint32_t err_no; /* 0: it succeeded */
+	uint32_t tid;
+	uint8_t direction;
+	uint8_t db_system;
+	uint8_t reserved[6];
 };
 
 /* Records dropped since the previous DROPS record this process managed to send. */

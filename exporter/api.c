@@ -100,6 +100,8 @@ static json_t *stmt_json(const struct dbp_stmt *st)
 	json_object_set_new(o, "max_ms", json_real((double)st->max_ns / 1e6));
 	json_object_set_new(o, "mean_ms", json_real(st->mean_ns / 1e6));
 	json_object_set_new(o, "stddev_ms", json_real(dbp_stmt_stddev_ns(st) / 1e6));
+	json_object_set_new(o, "write_bytes", json_integer((json_int_t)st->write_bytes));
+	json_object_set_new(o, "write_seconds", json_real((double)st->write_ns / 1e9));
 	/* Quantiles come from the sketch; clamping to the exact extremes keeps them honest. */
 	static const struct {
 		const char *name;
@@ -216,4 +218,104 @@ void dbp_render_agents(struct dbp_store *s, const struct dbp_request *r, struct 
 	}
 	pthread_mutex_unlock(&s->lock);
 	json_page(out, json_pack("{s:o}", "agents", arr));
+}
+
+/* ---- /sockets ---- */
+
+struct sock_rows {
+	const struct dbp_sock_series **v;
+	size_t n, cap;
+};
+
+static void collect_sock(struct dbp_hnode *n, void *arg)
+{
+	struct sock_rows *r = arg;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 256;
+		const struct dbp_sock_series **v = realloc(r->v, cap * sizeof *v);
+		if (!v)
+			return;
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n++] = (const struct dbp_sock_series *)n;
+}
+
+/* Most time spent first; ties in key order, so the page is stable. */
+static int by_time_desc(const void *a, const void *b)
+{
+	const struct dbp_sock_series *x = *(const struct dbp_sock_series *const *)a;
+	const struct dbp_sock_series *y = *(const struct dbp_sock_series *const *)b;
+	if (x->sum_ns != y->sum_ns)
+		return x->sum_ns < y->sum_ns ? 1 : -1;
+	if (x->calls != y->calls)
+		return x->calls < y->calls ? 1 : -1;
+	int c = strcmp(x->service, y->service);
+	if (!c)
+		c = strcmp(x->peer, y->peer);
+	if (!c)
+		c = (int)x->direction - (int)y->direction;
+	if (!c)
+		c = (int)x->system - (int)y->system;
+	return c;
+}
+
+static json_t *sock_json(const struct dbp_sock_series *se)
+{
+	json_t *errs = json_object();
+	for (unsigned i = 0; i < se->nerrs; i++) {
+		char num[16];
+		json_object_set_new(errs, dbp_errno_name(se->errs[i].err_no, num, sizeof num),
+				    json_integer((json_int_t)se->errs[i].count));
+	}
+	json_t *o =
+		json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:f}", "service_name", se->service,
+			  "peer", se->peer, "direction", dbp_sock_direction_names[se->direction],
+			  "db_system_name", dbp_db_system_names[se->system], "calls",
+			  (json_int_t)se->calls, "bytes", (json_int_t)se->bytes, "errors", errs,
+			  "duration_seconds_sum", (double)se->sum_ns / 1e9);
+	if (!o)
+		return NULL;
+	/* The upper bound of the slowest write's bucket; null when it is past the last bound. */
+	for (unsigned i = DBP_SOCK_BUCKETS; i-- > 0;)
+		if (se->buckets[i]) {
+			json_object_set_new(o, "duration_seconds_max_bucket",
+					    i < DBP_SOCK_BUCKETS - 1
+						    ? json_real(dbp_sock_bound_s(i))
+						    : json_null());
+			break;
+		}
+	return o;
+}
+
+static json_t *slow_write_json(const struct dbp_slow_write *w)
+{
+	char num[16];
+	json_t *o = json_pack(
+		"{s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:f, s:I, s:o}", "service_name", w->service,
+		"pid", (json_int_t)w->pid, "tid", (json_int_t)w->tid, "peer", w->peer, "direction",
+		dbp_sock_direction_names[w->direction], "db_system_name",
+		dbp_db_system_names[w->system], "start_time", iso_time(w->start_unix_ns),
+		"duration_ms", (double)w->duration_ns / 1e6, "bytes", (json_int_t)w->bytes,
+		"error_type",
+		w->err_no ? json_string(dbp_errno_name(w->err_no, num, sizeof num)) : json_null());
+	return o;
+}
+
+void dbp_render_sockets(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out)
+{
+	(void)r;
+	struct sock_rows rows = { 0 };
+	json_t *socks = json_array(), *slow = json_array();
+	pthread_mutex_lock(&s->lock);
+	dbp_htab_each(&s->socks.series, collect_sock, &rows);
+	if (rows.n) /* qsort wants a valid pointer even for 0 elements */
+		qsort(rows.v, rows.n, sizeof *rows.v, by_time_desc);
+	for (size_t i = 0; i < rows.n; i++)
+		json_array_append_new(socks, sock_json(rows.v[i]));
+	for (unsigned i = 0; i < s->socks.nslow; i++) /* newest first */
+		json_array_append_new(slow, slow_write_json(dbp_sockstore_slow_at(&s->socks, i)));
+	pthread_mutex_unlock(&s->lock);
+	free(rows.v);
+	json_page(out, json_pack("{s:o, s:o}", "sockets", socks, "slow_writes", slow));
 }

@@ -3,6 +3,47 @@
 
 #include <string.h>
 
+static int bad(const char **why, const char *reason)
+{
+	*why = reason;
+	return -1;
+}
+
+/* Direction and database system: enums the exporter indexes tables with. */
+static int check_sock_key(uint8_t direction, uint8_t system, const char **why)
+{
+	if (direction > DBP_DIR_INBOUND)
+		return bad(why, "bad socket direction");
+	if (system >= DBP_DB_SYSTEM_COUNT)
+		return bad(why, "bad database system");
+	return 0;
+}
+
+/* A SOCKET's fixed part and errors: every call lands in one bucket and fails at most once, so
+ * the buckets add up to calls and the errors to no more (sums checked for overflow). */
+static int check_sock(const struct dbp_sock *r, const char **why)
+{
+	if (check_sock_key(r->direction, r->db_system, why) < 0)
+		return -1;
+	uint64_t sum = 0;
+	for (unsigned i = 0; i < DBP_SOCK_BUCKETS; i++)
+		if (__builtin_add_overflow(sum, r->buckets[i], &sum))
+			return bad(why, "socket counts do not add up");
+	if (sum != r->calls)
+		return bad(why, "socket counts do not add up");
+	const struct dbp_sock_err *e = (const void *)(r + 1);
+	sum = 0;
+	for (unsigned i = 0; i < r->nerr; i++) {
+		if (!e[i].err_no)
+			return bad(why, "socket error without an errno");
+		if (__builtin_add_overflow(sum, e[i].count, &sum))
+			return bad(why, "socket counts do not add up");
+	}
+	if (sum > r->calls)
+		return bad(why, "socket counts do not add up");
+	return 0;
+}
+
 /* The fixed part of each known record type, and how long its variable tail says it is. */
 static int check_record(const struct dbp_rec_hdr *h, const char *p, const char **why)
 {
@@ -50,22 +91,80 @@ static int check_record(const struct dbp_rec_hdr *h, const char *p, const char *
 	case DBP_REC_DROPS:
 		fixed = sizeof(struct dbp_drops);
 		break;
+	case DBP_REC_SOCKET: {
+		const struct dbp_sock *r = (const void *)p;
+		fixed = sizeof *r;
+		if (h->len >= fixed) {
+			if (r->nerr > DBP_SOCK_ERR_MAX)
+				return bad(why, "socket errors over the limit");
+			tail = (size_t)r->nerr * sizeof(struct dbp_sock_err);
+		}
+		break;
+	}
+	case DBP_REC_SOCKWRITE:
+		fixed = sizeof(struct dbp_sockwrite);
+		break;
 	default:
 		return 0;
 	}
-	if (h->len < fixed) {
-		*why = "record shorter than its type";
-		return -1;
+	if (h->len < fixed)
+		return bad(why, "record shorter than its type");
+	if (fixed + tail > h->len)
+		return bad(why, h->type == DBP_REC_SOCKET ? "socket errors run past its end"
+							  : "record strings run past its end");
+	/* Fields beyond lengths, now that the whole record is known to be there. */
+	if (h->type == DBP_REC_SOCKET)
+		return check_sock((const void *)p, why);
+	if (h->type == DBP_REC_SOCKWRITE) {
+		const struct dbp_sockwrite *r = (const void *)p;
+		return check_sock_key(r->direction, r->db_system, why);
 	}
-	if (fixed + tail > h->len) {
-		*why = "record strings run past its end";
-		return -1;
+	return 0;
+}
+
+/* Hands one checked record to its callback; 0 when it has none. */
+static int deliver(const struct dbp_rec_hdr *h, const char *p, const struct dbp_decode_ops *ops,
+		   void *ctx)
+{
+	switch (h->type) {
+	case DBP_REC_HELLO: {
+		const struct dbp_hello *r = (const void *)p;
+		const char *s = (const char *)(r + 1);
+		if (!ops->hello)
+			return 0;
+		return ops->hello(ctx, r, (struct dbp_str_view){ s, r->exe_len },
+				  (struct dbp_str_view){ s + r->exe_len, r->service_len });
+	}
+	case DBP_REC_QUERY: {
+		const struct dbp_query *r = (const void *)p;
+		const char *s = (const char *)(r + 1);
+		if (!ops->query)
+			return 0;
+		return ops->query(ctx, r, (struct dbp_str_view){ s, r->text_len },
+				  (struct dbp_str_view){ s + r->text_len, r->summary_len });
+	}
+	case DBP_REC_STRING: {
+		const struct dbp_string *r = (const void *)p;
+		if (!ops->string)
+			return 0;
+		return ops->string(ctx, r, (struct dbp_str_view){ (const char *)(r + 1), r->len });
+	}
+	case DBP_REC_CALL:
+		return ops->call ? ops->call(ctx, (const void *)p) : 0;
+	case DBP_REC_DROPS:
+		return ops->drops ? ops->drops(ctx, (const void *)p) : 0;
+	case DBP_REC_SOCKET: {
+		const struct dbp_sock *r = (const void *)p;
+		return ops->sock ? ops->sock(ctx, r, (const void *)(r + 1)) : 0;
+	}
+	case DBP_REC_SOCKWRITE:
+		return ops->sockwrite ? ops->sockwrite(ctx, (const void *)p) : 0;
 	}
 	return 0;
 }
 
 static int walk(const char *buf, size_t len, const struct dbp_decode_ops *ops, void *ctx,
-		const char **why, int deliver)
+		const char **why, int delivering)
 {
 	size_t off = sizeof(struct dbp_frame_hdr);
 	while (off < len) {
@@ -80,46 +179,12 @@ static int walk(const char *buf, size_t len, const struct dbp_decode_ops *ops, v
 			return -1;
 		}
 		const char *p = buf + off;
-		if (!deliver) {
+		if (!delivering) {
 			if (check_record(&h, p, why) < 0)
 				return -1;
-		} else {
-			int rc = 0;
-			switch (h.type) {
-			case DBP_REC_HELLO: {
-				const struct dbp_hello *r = (const void *)p;
-				const char *s = (const char *)(r + 1);
-				rc = ops->hello(
-					ctx, r, (struct dbp_str_view){ s, r->exe_len },
-					(struct dbp_str_view){ s + r->exe_len, r->service_len });
-				break;
-			}
-			case DBP_REC_QUERY: {
-				const struct dbp_query *r = (const void *)p;
-				const char *s = (const char *)(r + 1);
-				rc = ops->query(
-					ctx, r, (struct dbp_str_view){ s, r->text_len },
-					(struct dbp_str_view){ s + r->text_len, r->summary_len });
-				break;
-			}
-			case DBP_REC_STRING: {
-				const struct dbp_string *r = (const void *)p;
-				rc = ops->string(
-					ctx, r,
-					(struct dbp_str_view){ (const char *)(r + 1), r->len });
-				break;
-			}
-			case DBP_REC_CALL:
-				rc = ops->call(ctx, (const void *)p);
-				break;
-			case DBP_REC_DROPS:
-				rc = ops->drops(ctx, (const void *)p);
-				break;
-			}
-			if (rc < 0) {
-				*why = "record refused";
-				return -1;
-			}
+		} else if (deliver(&h, p, ops, ctx) < 0) {
+			*why = "record refused";
+			return -1;
 		}
 		off += h.len;
 	}

@@ -21,12 +21,18 @@ struct dbp_decode_ops {
 	int (*string)(void *ctx, const struct dbp_string *s, struct dbp_str_view str);
 	int (*call)(void *ctx, const struct dbp_call *c);
 	int (*drops)(void *ctx, const struct dbp_drops *d);
+	/* errs: the record's s->nerr error counts, right after it. */
+	int (*sock)(void *ctx, const struct dbp_sock *s, const struct dbp_sock_err *errs);
+	int (*sockwrite)(void *ctx, const struct dbp_sockwrite *w);
 };
 
 /* Walks every record of buf[0..len). Each callback returns 0 to go on, -1 to reject the frame.
  * Returns 0, or -1 with a static reason in *why (bad magic, truncated record, ...). The frame is
  * checked whole before any callback runs, so a rejected frame has no partial effect, except
- * where a callback itself rejects. Records of unknown types are skipped (newer agents). */
+ * where a callback itself rejects. Records of unknown types are skipped (newer agents), and so
+ * are records whose callback is NULL. Besides lengths, the checks cover what needs no state:
+ * enum values of SOCKET and SOCKWRITE, and a SOCKET's counts adding up. Ids are the
+ * callbacks' to resolve. */
 int dbp_decode_frame(const void *buf, size_t len, const struct dbp_decode_ops *ops, void *ctx,
 		     const char **why);
 

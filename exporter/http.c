@@ -15,9 +15,8 @@ struct dbp_http {
 };
 
 static const struct dbp_route routes[] = {
-	{ "/metrics", dbp_render_metrics },
-	{ "/queries", dbp_render_queries },
-	{ "/agents", dbp_render_agents },
+	{ "/metrics", dbp_render_metrics }, { "/queries", dbp_render_queries },
+	{ "/sockets", dbp_render_sockets }, { "/agents", dbp_render_agents },
 	{ "/healthz", dbp_render_healthz },
 };
 
@@ -66,8 +65,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 				dbp_buf_puts(&page.body, "out of memory\n");
 			}
 		} else {
-			dbp_buf_puts(&page.body,
-				     "not found; try /metrics, /queries, /agents or /healthz\n");
+			dbp_buf_puts(&page.body, "not found; try /metrics, /queries, /sockets, "
+						 "/agents or /healthz\n");
 		}
 	}
 	enum MHD_Result rc = reply(conn, &page);

@@ -139,13 +139,13 @@ static int on_query(void *ctx, const struct dbp_query *q, struct dbp_str_view te
 
 static uint64_t string_key(uint64_t id, uint16_t kind)
 {
-	return id * 4 + kind; /* kinds are 1 to 3: ids of different kinds never collide */
+	return id * 8 + kind; /* kinds are 1 to 4: ids of different kinds never collide */
 }
 
 static int on_string(void *ctx, const struct dbp_string *s, struct dbp_str_view str)
 {
 	struct conn *c = ctx;
-	if (!c->hello || s->kind < DBP_STR_NAMESPACE || s->kind > DBP_STR_SERVER)
+	if (!c->hello || s->kind < DBP_STR_NAMESPACE || s->kind > DBP_STR_PEER)
 		return -1;
 	const char *v = intern_utf8(c->in->store, str.p, str.len);
 	return dbp_idmap_put(&c->strings, string_key(s->id, s->kind), (void *)v);
@@ -253,6 +253,53 @@ static int on_drops(void *ctx, const struct dbp_drops *d)
 	return 0;
 }
 
+/* A socket record's peer: a PEER string this connection defined, or NULL. */
+static const char *peer_of(struct conn *c, uint64_t peer_id)
+{
+	return dbp_idmap_get(&c->strings, string_key(peer_id, DBP_STR_PEER));
+}
+
+static int on_sock(void *ctx, const struct dbp_sock *r, const struct dbp_sock_err *errs)
+{
+	struct conn *c = ctx;
+	struct dbp_store *st = c->in->store;
+	const char *peer = c->hello ? peer_of(c, r->peer_id) : NULL;
+	if (!peer)
+		return -1;
+	st->records++;
+	struct dbp_sock_series *se =
+		dbp_sockstore_series(&st->socks, c->service, peer, r->direction, r->db_system);
+	if (se)
+		dbp_sock_series_add(se, r, errs);
+	return 0;
+}
+
+static int on_sockwrite(void *ctx, const struct dbp_sockwrite *w)
+{
+	struct conn *c = ctx;
+	struct dbp_store *st = c->in->store;
+	const char *peer = c->hello ? peer_of(c, w->peer_id) : NULL;
+	if (!peer)
+		return -1;
+	st->records++;
+	struct dbp_slow_write sw = {
+		.service = c->service,
+		.peer = peer,
+		.pid = c->pid,
+		.tid = w->tid,
+		.err_no = w->err_no,
+		.direction = w->direction,
+		.system = w->db_system,
+		.start_unix_ns = w->start_unix_ns,
+		.duration_ns = w->duration_ns,
+		.bytes = w->bytes,
+	};
+	dbp_sockstore_slow(&st->socks, &sw);
+	if (dbp_slowlog_wants_write(c->in->slowlog, w))
+		dbp_slowlog_write_sock(c->in->slowlog, &sw, c->exe);
+	return 0;
+}
+
 static int on_hello_counted(void *ctx, const struct dbp_hello *h, struct dbp_str_view exe,
 			    struct dbp_str_view service)
 {
@@ -282,6 +329,8 @@ static const struct dbp_decode_ops ops = {
 	.string = on_string_counted,
 	.call = on_call,
 	.drops = on_drops,
+	.sock = on_sock,
+	.sockwrite = on_sockwrite,
 };
 
 static void conn_free_qtext(uint64_t id, void *v, void *arg)

@@ -28,14 +28,15 @@ static void usage(FILE *f)
 		"  -l, --listen HOST:PORT     HTTP address (env DBPROBE_LISTEN; default %s)\n"
 		"      --slow-ms N            log calls slower than N ms (default: the agents'\n"
 		"                             DBPROBE_SLOW_MS decides)\n"
-		"      --slow-log FILE        slow calls as JSON lines to FILE (default stdout)\n"
+		"      --slow-log FILE        slow calls and socket writes as JSON lines to FILE\n"
+		"                             (default stdout)\n"
 		"      --max-fingerprints N   distinct statements kept before folding new ones\n"
 		"                             into \"other\" (default %d)\n"
 		"  -h, --help                 this help\n"
 		"  -V, --version              version\n"
 		"\n"
 		"HTTP: /metrics (Prometheus), /queries?sort=total|calls|mean|p99|errors&limit=N,\n"
-		"/healthz. SIGTERM or SIGINT stop it and remove the socket.\n",
+		"/sockets, /agents, /healthz. SIGTERM or SIGINT stop it and remove the socket.\n",
 		DEFAULT_SOCKET, DEFAULT_LISTEN, DEFAULT_MAX_FINGERPRINTS);
 }
 

@@ -84,6 +84,115 @@ static void family(struct dbp_buf *b, const char *name, const char *type, const 
 	dbp_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* Socket write series: le and error_type only where given. db_system_name is "" outside
+ * database calls (the table's entry for DBP_DB_NONE). */
+static void sock_labels(struct dbp_buf *b, const struct dbp_sock_series *se, const char *error_type,
+			const char *le)
+{
+	int first = 1;
+	label(b, "service_name", se->service, &first);
+	label(b, "peer", se->peer, &first);
+	label(b, "direction", dbp_sock_direction_names[se->direction], &first);
+	label(b, "db_system_name", dbp_db_system_names[se->system], &first);
+	if (error_type)
+		label(b, "error_type", error_type, &first);
+	if (le)
+		label(b, "le", le, &first);
+	dbp_buf_puts(b, "}");
+}
+
+/* Socket write metrics are rendered one family at a time: a family's lines must be together. */
+enum sock_family { SOCK_BYTES, SOCK_CALLS, SOCK_ERRORS, SOCK_DURATION };
+
+struct sock_out {
+	struct dbp_buf *b;
+	enum sock_family fam;
+};
+
+static void write_sock_duration(struct dbp_buf *b, const struct dbp_sock_series *se)
+{
+	static const char name[] = "dbprobe_socket_write_duration_seconds";
+	uint64_t cum = 0;
+	char le[32];
+	for (unsigned i = 0; i < DBP_SOCK_BUCKETS; i++) {
+		cum += se->buckets[i];
+		if (i < DBP_SOCK_BUCKETS - 1) /* 1.024e-06 .. 1.073741824: exact in 10 digits */
+			snprintf(le, sizeof le, "%.10g", dbp_sock_bound_s(i));
+		else
+			strcpy(le, "+Inf");
+		dbp_buf_printf(b, "%s_bucket", name);
+		sock_labels(b, se, NULL, le);
+		dbp_buf_printf(b, " %llu\n", (unsigned long long)cum);
+	}
+	dbp_buf_printf(b, "%s_sum", name);
+	sock_labels(b, se, NULL, NULL);
+	dbp_buf_printf(b, " %.9g\n", (double)se->sum_ns / 1e9);
+	dbp_buf_printf(b, "%s_count", name);
+	sock_labels(b, se, NULL, NULL);
+	dbp_buf_printf(b, " %llu\n", (unsigned long long)se->calls);
+}
+
+static void write_sock(struct dbp_hnode *n, void *arg)
+{
+	const struct sock_out *o = arg;
+	struct dbp_buf *b = o->b;
+	const struct dbp_sock_series *se = (const struct dbp_sock_series *)n;
+	switch (o->fam) {
+	case SOCK_BYTES:
+		dbp_buf_puts(b, "dbprobe_socket_write_bytes_total");
+		sock_labels(b, se, NULL, NULL);
+		dbp_buf_printf(b, " %llu\n", (unsigned long long)se->bytes);
+		break;
+	case SOCK_CALLS:
+		dbp_buf_puts(b, "dbprobe_socket_write_calls_total");
+		sock_labels(b, se, NULL, NULL);
+		dbp_buf_printf(b, " %llu\n", (unsigned long long)se->calls);
+		break;
+	case SOCK_ERRORS:
+		for (unsigned i = 0; i < se->nerrs; i++) {
+			char num[16];
+			dbp_buf_puts(b, "dbprobe_socket_write_errors_total");
+			sock_labels(b, se, dbp_errno_name(se->errs[i].err_no, num, sizeof num),
+				    NULL);
+			dbp_buf_printf(b, " %llu\n", (unsigned long long)se->errs[i].count);
+		}
+		break;
+	case SOCK_DURATION:
+		write_sock_duration(b, se);
+		break;
+	}
+}
+
+static void write_sockets(struct dbp_buf *b, struct dbp_sockstore *ss)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fams[] = {
+		[SOCK_BYTES] = { "dbprobe_socket_write_bytes_total", "counter",
+				 "Bytes written to sockets, by peer and direction, and by database "
+				 "system when written inside a database call." },
+		[SOCK_CALLS] = { "dbprobe_socket_write_calls_total", "counter",
+				 "Socket write calls, failed ones included." },
+		[SOCK_ERRORS] = { "dbprobe_socket_write_errors_total", "counter",
+				  "Socket write calls that failed, by errno name (EAGAIN "
+				  "included)." },
+		[SOCK_DURATION] = { "dbprobe_socket_write_duration_seconds", "histogram",
+				    "Time spent in socket write calls." },
+	};
+	for (unsigned f = 0; f < sizeof fams / sizeof fams[0]; f++) {
+		family(b, fams[f].name, fams[f].type, fams[f].help);
+		struct sock_out o = { b, (enum sock_family)f };
+		dbp_htab_each(&ss->series, write_sock, &o);
+	}
+	family(b, "dbprobe_socket_peers", "gauge",
+	       "Distinct (service, peer) pairs tracked (the cap aside).");
+	dbp_buf_printf(b, "dbprobe_socket_peers %u\n", ss->npeers);
+	family(b, "dbprobe_socket_peers_folded_total", "counter",
+	       "Distinct (service, peer) pairs folded into peer \"(other)\" over the cap.");
+	dbp_buf_printf(b, "dbprobe_socket_peers_folded_total %llu\n",
+		       (unsigned long long)ss->peers_folded);
+}
+
 static const char *const decode_reasons[DBP_DECODE_ERROR_COUNT] = {
 	[DBP_DECODE_MALFORMED] = "malformed",
 	[DBP_DECODE_OVERSIZED] = "oversized",
@@ -103,6 +212,7 @@ void dbp_render_metrics(struct dbp_store *s, const struct dbp_request *r, struct
 	       "Time to open a database connection, as seen in the calling process.");
 	struct series_out conns = { b, "db_client_connection_create_time_seconds" };
 	dbp_htab_each(&s->conns, write_series, &conns);
+	write_sockets(b, &s->socks);
 
 	family(b, "dbprobe_agents_connected", "gauge", "Agents connected right now.");
 	dbp_buf_printf(b, "dbprobe_agents_connected %llu\n",

@@ -26,6 +26,7 @@ struct dbp_route {
 /* Implemented in prom.c and api.c. */
 void dbp_render_metrics(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
 void dbp_render_queries(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
+void dbp_render_sockets(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
 void dbp_render_agents(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
 void dbp_render_healthz(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
 

@@ -1,4 +1,4 @@
-/* slowlog: slow calls as JSON lines, one object per call. */
+/* slowlog: slow calls and slow socket writes as JSON lines, one object per line. */
 #ifndef DBPROBE_SLOWLOG_H
 #define DBPROBE_SLOWLOG_H
 
@@ -22,5 +22,11 @@ struct dbp_slow_call {
 /* Whether this call goes to the log. */
 int dbp_slowlog_wants(const struct dbp_slowlog *l, const struct dbp_call *c);
 void dbp_slowlog_write(struct dbp_slowlog *l, const struct dbp_slow_call *sc);
+
+/* The same for a socket write the agent found slow; its line has "kind":"socket_write". An
+ * exporter threshold can only raise the agent's: the agent sends no faster writes. */
+int dbp_slowlog_wants_write(const struct dbp_slowlog *l, const struct dbp_sockwrite *w);
+void dbp_slowlog_write_sock(struct dbp_slowlog *l, const struct dbp_slow_write *sw,
+			    const char *exe);
 
 #endif

@@ -14,67 +14,12 @@ const char *const dbp_db_system_names[DBP_DB_SYSTEM_COUNT] = {
 const char *const dbp_drop_reason_names[DBP_DROP_REASON_COUNT] = {
 	[DBP_DROP_BUFFER_FULL] = "buffer_full", [DBP_DROP_NO_EXPORTER] = "no_exporter",
 	[DBP_DROP_SEND_FAILED] = "send_failed", [DBP_DROP_TEXT_CAP] = "text_cap",
-	[DBP_DROP_UNTRACKED] = "untracked",
+	[DBP_DROP_UNTRACKED] = "untracked",     [DBP_DROP_SOCKET_SLOTS] = "socket_slots",
 };
 
 static uint64_t mix(uint64_t h, uint64_t v)
 {
-	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-	h *= 0xff51afd7ed558ccdull;
-	return h ^ (h >> 32);
-}
-
-static uint64_t hash_bytes(const char *p, size_t len)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-	return h;
-}
-
-static void htab_grow(struct dbp_htab *t)
-{
-	size_t nb = t->nb ? t->nb * 2 : 256;
-	struct dbp_hnode **b = calloc(nb, sizeof *b);
-	if (!b)
-		return;
-	for (size_t i = 0; i < t->nb; i++) {
-		struct dbp_hnode *n = t->b[i];
-		while (n) {
-			struct dbp_hnode *next = n->next;
-			n->next = b[n->hash & (nb - 1)];
-			b[n->hash & (nb - 1)] = n;
-			n = next;
-		}
-	}
-	free(t->b);
-	t->b = b;
-	t->nb = nb;
-}
-
-static void htab_add(struct dbp_htab *t, struct dbp_hnode *n)
-{
-	if (t->n >= t->nb)
-		htab_grow(t);
-	if (!t->nb)
-		return;
-	n->next = t->b[n->hash & (t->nb - 1)];
-	t->b[n->hash & (t->nb - 1)] = n;
-	t->n++;
-}
-
-static struct dbp_hnode *htab_first(struct dbp_htab *t, uint64_t h)
-{
-	return t->nb ? t->b[h & (t->nb - 1)] : NULL;
-}
-
-void dbp_htab_each(struct dbp_htab *t, void (*fn)(struct dbp_hnode *, void *), void *arg)
-{
-	for (size_t i = 0; i < t->nb; i++)
-		for (struct dbp_hnode *n = t->b[i], *next; n; n = next) {
-			next = n->next;
-			fn(n, arg);
-		}
+	return dbp_hash_mix(h, v);
 }
 
 void dbp_store_init(struct dbp_store *s, unsigned max_fingerprints)
@@ -85,12 +30,7 @@ void dbp_store_init(struct dbp_store *s, unsigned max_fingerprints)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	s->start_unix_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void free_node(struct dbp_hnode *n, void *arg)
-{
-	(void)arg;
-	free(n);
+	dbp_sockstore_init(&s->socks, max_fingerprints, dbp_store_intern(s, "(other)", 7));
 }
 
 static void free_stmt(struct dbp_hnode *n, void *arg)
@@ -102,16 +42,13 @@ static void free_stmt(struct dbp_hnode *n, void *arg)
 
 void dbp_store_free(struct dbp_store *s)
 {
+	dbp_sockstore_free(&s->socks);
 	dbp_htab_each(&s->stmts, free_stmt, NULL);
-	dbp_htab_each(&s->series, free_node, NULL);
-	dbp_htab_each(&s->conns, free_node, NULL);
-	dbp_htab_each(&s->strings, free_node, NULL);
-	dbp_htab_each(&s->folded, free_node, NULL);
 	free(s->stmts.b);
-	free(s->series.b);
-	free(s->conns.b);
-	free(s->strings.b);
-	free(s->folded.b);
+	dbp_htab_free(&s->series);
+	dbp_htab_free(&s->conns);
+	dbp_htab_free(&s->strings);
+	dbp_htab_free(&s->folded);
 	while (s->agents) {
 		struct dbp_agent *a = s->agents;
 		s->agents = a->next;
@@ -128,8 +65,8 @@ struct istr {
 
 const char *dbp_store_intern(struct dbp_store *s, const char *p, size_t len)
 {
-	uint64_t h = hash_bytes(p, len);
-	for (struct dbp_hnode *n = htab_first(&s->strings, h); n; n = n->next) {
+	uint64_t h = dbp_hash_bytes(p, len);
+	for (struct dbp_hnode *n = dbp_htab_first(&s->strings, h); n; n = n->next) {
 		struct istr *is = (struct istr *)n;
 		if (n->hash == h && is->len == len && !memcmp(is->s, p, len))
 			return is->s;
@@ -141,7 +78,7 @@ const char *dbp_store_intern(struct dbp_store *s, const char *p, size_t len)
 	is->len = len;
 	memcpy(is->s, p, len);
 	is->s[len] = 0;
-	htab_add(&s->strings, &is->node);
+	dbp_htab_add(&s->strings, &is->node);
 	return is->s;
 }
 
@@ -161,7 +98,7 @@ static int where_eq(const struct dbp_where *a, const struct dbp_where *b)
 static struct dbp_stmt *stmt_find(struct dbp_store *s, uint64_t h, const struct dbp_where *w,
 				  uint64_t fp)
 {
-	for (struct dbp_hnode *n = htab_first(&s->stmts, h); n; n = n->next) {
+	for (struct dbp_hnode *n = dbp_htab_first(&s->stmts, h); n; n = n->next) {
 		struct dbp_stmt *st = (struct dbp_stmt *)n;
 		if (n->hash == h && st->fingerprint == fp && where_eq(&st->w, w))
 			return st;
@@ -172,14 +109,14 @@ static struct dbp_stmt *stmt_find(struct dbp_store *s, uint64_t h, const struct 
 static void note_folded(struct dbp_store *s, uint64_t fp)
 {
 	uint64_t h = mix(0, fp);
-	for (struct dbp_hnode *n = htab_first(&s->folded, h); n; n = n->next)
+	for (struct dbp_hnode *n = dbp_htab_first(&s->folded, h); n; n = n->next)
 		if (n->hash == h)
 			return;
 	struct dbp_hnode *n = calloc(1, sizeof *n);
 	if (!n)
 		return;
 	n->hash = h;
-	htab_add(&s->folded, n);
+	dbp_htab_add(&s->folded, n);
 	s->folded_fingerprints++;
 }
 
@@ -205,7 +142,7 @@ struct dbp_stmt *dbp_store_stmt(struct dbp_store *s, const struct dbp_where *w, 
 	st->text = text;
 	st->summary = summary;
 	st->min_ns = UINT64_MAX;
-	htab_add(&s->stmts, &st->node);
+	dbp_htab_add(&s->stmts, &st->node);
 	if (fp != DBP_OTHER_FINGERPRINT)
 		s->nfingerprints++;
 	return st;
@@ -215,7 +152,7 @@ static struct dbp_series *series_get(struct dbp_htab *t, const struct dbp_where 
 				     const char *summary, const char *err)
 {
 	uint64_t h = mix(mix(where_hash(1, w), (uintptr_t)summary), (uintptr_t)err);
-	for (struct dbp_hnode *n = htab_first(t, h); n; n = n->next) {
+	for (struct dbp_hnode *n = dbp_htab_first(t, h); n; n = n->next) {
 		struct dbp_series *se = (struct dbp_series *)n;
 		if (n->hash == h && where_eq(&se->w, w) && se->summary == summary &&
 		    se->error_type == err)
@@ -228,7 +165,7 @@ static struct dbp_series *series_get(struct dbp_htab *t, const struct dbp_where 
 	se->w = *w;
 	se->summary = summary;
 	se->error_type = err;
-	htab_add(t, &se->node);
+	dbp_htab_add(t, &se->node);
 	return se;
 }
 
@@ -254,6 +191,8 @@ void dbp_store_observe(struct dbp_stmt *st, struct dbp_series *se, const struct 
 		/* pg_stat_statements' rows: retrieved or affected. */
 		st->rows += c->rows_returned + c->rows_affected;
 		st->total_ns += d;
+		st->write_bytes += c->write_bytes;
+		st->write_ns += c->write_ns;
 		if (d < st->min_ns)
 			st->min_ns = d;
 		if (d > st->max_ns)

@@ -1,6 +1,7 @@
 /* store: statistics per (where, fingerprint), as pg_stat_statements keeps them, the Prometheus
- * series per (where, summary, error type), connection create times per (where, error type), and
- * the exporter's own counters. One lock; ingest holds it per frame, readers per request. */
+ * series per (where, summary, error type), connection create times per (where, error type),
+ * socket writes (sockstore.h), and the exporter's own counters. One lock; ingest holds it per
+ * frame, readers per request. */
 #ifndef DBPROBE_STORE_H
 #define DBPROBE_STORE_H
 
@@ -8,17 +9,9 @@
 #include <stdint.h>
 
 #include "hist.h"
+#include "htab.h"
+#include "sockstore.h"
 #include "wire.h"
-
-struct dbp_hnode {
-	struct dbp_hnode *next;
-	uint64_t hash;
-};
-
-struct dbp_htab {
-	struct dbp_hnode **b;
-	size_t nb, n;
-};
 
 /* Where calls ran. Strings are interned (compared by pointer); server is "" for an in-process
  * database, port 0 when there is none. */
@@ -36,7 +29,8 @@ struct dbp_stmt {
 	const char *summary;
 	uint64_t calls, errors, rows;
 	uint64_t total_ns, min_ns, max_ns;
-	double mean_ns, m2; /* Welford's running mean and sum of squared deviations */
+	uint64_t write_bytes, write_ns; /* what the calls themselves wrote to sockets */
+	double mean_ns, m2;             /* Welford's running mean and sum of squared deviations */
 	uint64_t first_seen_ns, last_seen_ns; /* Unix time */
 	struct dbp_sketch sketch;
 };
@@ -81,6 +75,7 @@ struct dbp_store {
 	uint64_t start_unix_ns;
 	struct dbp_agent *agents; /* newest first */
 	unsigned nagents;
+	struct dbp_sockstore socks; /* peers per service capped at max_fingerprints too */
 };
 
 #define DBP_OTHER_FINGERPRINT 0ull /* never a real fingerprint (sqlnorm never yields 0) */
@@ -111,8 +106,5 @@ void dbp_store_observe(struct dbp_stmt *st, struct dbp_series *se, const struct 
 struct dbp_agent *dbp_store_agent_new(struct dbp_store *s);
 
 double dbp_stmt_stddev_ns(const struct dbp_stmt *st);
-
-/* Iteration helper: calls fn on every node of a table. */
-void dbp_htab_each(struct dbp_htab *t, void (*fn)(struct dbp_hnode *, void *), void *arg);
 
 #endif

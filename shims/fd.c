@@ -17,6 +17,7 @@
 #include "hook.h"
 #include "resolve.h"
 #include "sender.h"
+#include "sockfd.h"
 
 static int (*real_close)(int);
 static int (*real_dup2)(int, int);
@@ -79,7 +80,12 @@ DBP_EXPORT int close(int fd)
 	if (guarded(fd, fd))
 		vacate(fd, fd);
 	unfollow(fd, fd);
-	return real_close(fd);
+	dbp_sockfd_forget(fd, fd);
+	int rc = real_close(fd);
+	/* Again after: a write racing with the close may have classified it meanwhile. */
+	if (rc == 0)
+		dbp_sockfd_forget(fd, fd);
+	return rc;
 }
 
 DBP_EXPORT int dup2(int oldfd, int newfd)
@@ -90,7 +96,10 @@ DBP_EXPORT int dup2(int oldfd, int newfd)
 		vacate(newfd, newfd);
 	if (oldfd != newfd)
 		unfollow(newfd, newfd);
-	return real_dup2(oldfd, newfd);
+	int rc = real_dup2(oldfd, newfd);
+	if (rc >= 0 && oldfd != newfd)
+		dbp_sockfd_set(newfd, dbp_sockfd_get(oldfd));
+	return rc;
 }
 
 DBP_EXPORT int dup3(int oldfd, int newfd, int flags)
@@ -101,7 +110,10 @@ DBP_EXPORT int dup3(int oldfd, int newfd, int flags)
 		vacate(newfd, newfd);
 	if (oldfd != newfd)
 		unfollow(newfd, newfd);
-	return real_dup3(oldfd, newfd, flags);
+	int rc = real_dup3(oldfd, newfd, flags);
+	if (rc >= 0)
+		dbp_sockfd_set(newfd, dbp_sockfd_get(oldfd));
+	return rc;
 }
 
 DBP_EXPORT int close_range(unsigned first, unsigned last, int flags)
@@ -114,5 +126,8 @@ DBP_EXPORT int close_range(unsigned first, unsigned last, int flags)
 		vacate((int)first, hi);
 	if (first <= 0x7fffffffu && !(flags & CLOSE_RANGE_CLOEXEC)) /* CLOEXEC closes nothing now */
 		unfollow((int)first, hi);
-	return real_close_range(first, last, flags);
+	int rc = real_close_range(first, last, flags);
+	if (rc == 0 && first <= 0x7fffffffu && !(flags & CLOSE_RANGE_CLOEXEC))
+		dbp_sockfd_forget((int)first, hi);
+	return rc;
 }

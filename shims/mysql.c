@@ -106,6 +106,31 @@ static struct my_stmt *stmt_get(MYSQL_STMT *st)
 	return si;
 }
 
+static struct my_conn *stmt_conn(struct my_stmt *si);
+
+/* dbp_hook_enter, and the connection's account for the socket writes the call makes: a
+ * query's bytes go out in one call (mysql_real_query) and its record is made in another. */
+static inline bool my_enter(MYSQL *m)
+{
+	if (!dbp_hook_enter(DBP_SHIM_MYSQL))
+		return false;
+	struct my_conn *ci = conn_get(m);
+	if (ci)
+		dbp_io_sink(&ci->io, ci->system);
+	return true;
+}
+
+static inline bool my_stmt_enter(MYSQL_STMT *st)
+{
+	if (!dbp_hook_enter(DBP_SHIM_MYSQL))
+		return false;
+	struct my_stmt *si = stmt_get(st);
+	struct my_conn *ci = si ? stmt_conn(si) : NULL;
+	if (ci)
+		dbp_io_sink(&ci->io, ci->system);
+	return true;
+}
+
 static const struct dbp_target_ent *conn_target(struct my_conn *ci)
 {
 	if (!ci->target)
@@ -147,6 +172,10 @@ static void emit(struct my_conn *ci, const struct dbp_query_ent *q, uint64_t t0,
 	r->affected = affected;
 	r->db_system = ci ? ci->system : DBP_DB_MYSQL;
 	r->flags = err ? DBP_CALL_ERROR : 0;
+	r->kind = DBP_RK_CALL;
+	struct dbp_io io = dbp_io_take(ci ? &ci->io : NULL);
+	r->io_bytes = io.bytes;
+	r->io_ticks = io.ticks;
 	dbp_ring_commit();
 }
 
@@ -291,7 +320,7 @@ static int real_query(MYSQL *m, const char *q, unsigned long len, int plain)
 DBP_EXPORT int STDCALL mysql_query(MYSQL *m, const char *q)
 {
 	DBP_REAL(mysql_query, 1);
-	if (!m || !q || !dbp_hook_enter(DBP_SHIM_MYSQL))
+	if (!m || !q || !my_enter(m))
 		return real_mysql_query(m, q);
 	int rc = real_query(m, q, 0, 1);
 	dbp_hook_leave();
@@ -301,7 +330,7 @@ DBP_EXPORT int STDCALL mysql_query(MYSQL *m, const char *q)
 DBP_EXPORT int STDCALL mysql_real_query(MYSQL *m, const char *q, unsigned long len)
 {
 	DBP_REAL(mysql_real_query, 1);
-	if (!m || !q || !dbp_hook_enter(DBP_SHIM_MYSQL))
+	if (!m || !q || !my_enter(m))
 		return real_mysql_real_query(m, q, len);
 	int rc = real_query(m, q, len, 0);
 	dbp_hook_leave();
@@ -311,7 +340,7 @@ DBP_EXPORT int STDCALL mysql_real_query(MYSQL *m, const char *q, unsigned long l
 DBP_EXPORT int STDCALL mysql_send_query(MYSQL *m, const char *q, unsigned long len)
 {
 	DBP_REAL(mysql_send_query, 1);
-	if (!m || !q || !dbp_hook_enter(DBP_SHIM_MYSQL))
+	if (!m || !q || !my_enter(m))
 		return real_mysql_send_query(m, q, len);
 	uint64_t t0 = dbp_ticks();
 	int rc = real_mysql_send_query(m, q, len);
@@ -325,7 +354,7 @@ DBP_EXPORT int STDCALL mysql_send_query(MYSQL *m, const char *q, unsigned long l
 DBP_EXPORT my_bool STDCALL mysql_read_query_result(MYSQL *m)
 {
 	DBP_REAL(mysql_read_query_result, 1);
-	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
+	if (!m || !my_enter(m))
 		return real_mysql_read_query_result(m);
 	my_bool rc = real_mysql_read_query_result(m);
 	query_answered(m, rc != 0);
@@ -336,7 +365,7 @@ DBP_EXPORT my_bool STDCALL mysql_read_query_result(MYSQL *m)
 DBP_EXPORT MYSQL_RES *STDCALL mysql_store_result(MYSQL *m)
 {
 	DBP_REAL(mysql_store_result, NULL);
-	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
+	if (!m || !my_enter(m))
 		return real_mysql_store_result(m);
 	MYSQL_RES *res = real_mysql_store_result(m);
 	int saved = errno;
@@ -357,7 +386,7 @@ DBP_EXPORT MYSQL_RES *STDCALL mysql_store_result(MYSQL *m)
 DBP_EXPORT MYSQL_RES *STDCALL mysql_use_result(MYSQL *m)
 {
 	DBP_REAL(mysql_use_result, NULL);
-	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
+	if (!m || !my_enter(m))
 		return real_mysql_use_result(m);
 	MYSQL_RES *res = real_mysql_use_result(m);
 	int saved = errno;
@@ -434,7 +463,7 @@ DBP_EXPORT void STDCALL mysql_free_result(MYSQL_RES *res)
 DBP_EXPORT int STDCALL mysql_next_result(MYSQL *m)
 {
 	DBP_REAL(mysql_next_result, -1);
-	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
+	if (!m || !my_enter(m))
 		return real_mysql_next_result(m);
 	int rc = real_mysql_next_result(m);
 	int saved = errno;
@@ -503,6 +532,9 @@ DBP_EXPORT MYSQL *STDCALL mysql_real_connect(MYSQL *m, const char *host, const c
 			.db_system = ci->system,
 			.flags = DBP_CALL_CONNECT | (ret ? 0 : DBP_CALL_ERROR),
 		};
+		struct dbp_io io = dbp_io_take(NULL);
+		r.io_bytes = io.bytes;
+		r.io_ticks = io.ticks;
 		dbp_ring_push(&r);
 	}
 	errno = saved;
@@ -513,7 +545,7 @@ DBP_EXPORT MYSQL *STDCALL mysql_real_connect(MYSQL *m, const char *host, const c
 DBP_EXPORT int STDCALL mysql_select_db(MYSQL *m, const char *db)
 {
 	DBP_REAL(mysql_select_db, 1);
-	if (!m || !dbp_hook_enter(DBP_SHIM_MYSQL))
+	if (!m || !my_enter(m))
 		return real_mysql_select_db(m, db);
 	int rc = real_mysql_select_db(m, db);
 	if (rc == 0) {
@@ -617,7 +649,7 @@ DBP_EXPORT MYSQL_STMT *STDCALL mysql_stmt_init(MYSQL *m)
 DBP_EXPORT int STDCALL mysql_stmt_prepare(MYSQL_STMT *st, const char *q, unsigned long len)
 {
 	DBP_REAL(mysql_stmt_prepare, 1);
-	if (!st || !q || !dbp_hook_enter(DBP_SHIM_MYSQL))
+	if (!st || !q || !my_stmt_enter(st))
 		return real_mysql_stmt_prepare(st, q, len);
 	uint64_t t0 = dbp_ticks();
 	int rc = real_mysql_stmt_prepare(st, q, len);
@@ -658,7 +690,7 @@ static void stmt_executed(MYSQL_STMT *st, struct my_stmt *si, int rc)
 DBP_EXPORT int STDCALL mysql_stmt_execute(MYSQL_STMT *st)
 {
 	DBP_REAL(mysql_stmt_execute, 1);
-	if (!st || !dbp_hook_enter(DBP_SHIM_MYSQL))
+	if (!st || !my_stmt_enter(st))
 		return real_mysql_stmt_execute(st);
 	struct my_stmt *si = stmt_get(st);
 	if (si && si->active) {
@@ -683,7 +715,7 @@ DBP_EXPORT int STDCALL mysql_stmt_execute(MYSQL_STMT *st)
 DBP_EXPORT int STDCALL mariadb_stmt_execute_direct(MYSQL_STMT *st, const char *q, size_t len)
 {
 	DBP_REAL(mariadb_stmt_execute_direct, 1);
-	if (!st || !q || !dbp_hook_enter(DBP_SHIM_MYSQL))
+	if (!st || !q || !my_stmt_enter(st))
 		return real_mariadb_stmt_execute_direct(st, q, len);
 	struct my_stmt *si = stmt_get(st);
 	if (si) {
@@ -709,7 +741,7 @@ DBP_EXPORT int STDCALL mariadb_stmt_execute_direct(MYSQL_STMT *st, const char *q
 DBP_EXPORT int STDCALL mysql_stmt_store_result(MYSQL_STMT *st)
 {
 	DBP_REAL(mysql_stmt_store_result, 1);
-	if (!st || !dbp_hook_enter(DBP_SHIM_MYSQL))
+	if (!st || !my_stmt_enter(st))
 		return real_mysql_stmt_store_result(st);
 	int rc = real_mysql_stmt_store_result(st);
 	int saved = errno;
@@ -730,7 +762,7 @@ DBP_EXPORT int STDCALL mysql_stmt_store_result(MYSQL_STMT *st)
 DBP_EXPORT int STDCALL mysql_stmt_fetch(MYSQL_STMT *st)
 {
 	DBP_REAL(mysql_stmt_fetch, 1);
-	if (!st || !dbp_hook_enter(DBP_SHIM_MYSQL))
+	if (!st || !my_stmt_enter(st))
 		return real_mysql_stmt_fetch(st);
 	int rc = real_mysql_stmt_fetch(st);
 	struct my_stmt *si = stmt_get(st);

@@ -189,6 +189,10 @@ static void emit(struct pq_conn *ci, const struct dbp_query_ent *q, uint64_t t0,
 	r->affected = st->affected;
 	r->db_system = DBP_DB_POSTGRESQL;
 	r->flags = st->err ? DBP_CALL_ERROR : 0;
+	r->kind = DBP_RK_CALL;
+	struct dbp_io io = dbp_io_take(&ci->io);
+	r->io_bytes = io.bytes;
+	r->io_ticks = io.ticks;
 	dbp_ring_commit();
 }
 
@@ -208,6 +212,9 @@ static void emit_connect(struct pq_conn *ci, uint64_t t0, int ok)
 	r.dur = dbp_ticks() - t0;
 	if (!ok)
 		ci->target = NULL; /* the next attempt may reach another host */
+	struct dbp_io io = dbp_io_take(&ci->io);
+	r.io_bytes = io.bytes;
+	r.io_ticks = io.ticks;
 	dbp_ring_push(&r);
 }
 
@@ -406,6 +413,10 @@ static inline int pq_enter(PGconn *conn, int *outer)
 {
 	if (dbp_hook_enter(DBP_SHIM_PQ)) {
 		*outer = 1;
+		/* The connection's account: PQsendQuery writes what PQgetResult later records. */
+		struct pq_conn *ci = conn_get(conn);
+		if (ci)
+			dbp_io_sink(&ci->io, DBP_DB_POSTGRESQL);
 		return 1;
 	}
 	*outer = 0;

@@ -158,6 +158,8 @@ static void stmt_finish(struct stmt_info *si, int rc)
 	r->affected = 0;
 	r->db_system = DBP_DB_SQLITE;
 	r->flags = 0;
+	r->kind = DBP_RK_CALL;
+	r->io_bytes = r->io_ticks = 0;
 	if (rc == SQLITE_DONE || rc == SQLITE_OK) {
 		if (!si->readonly && real_sqlite3_changes)
 			r->affected = (uint64_t)real_sqlite3_changes(si->db);

@@ -14,7 +14,7 @@
 struct got {
 	uint16_t type;
 	const void *rec;
-	struct dbp_str_view a, b; /* exe/service, text/summary, string */
+	struct dbp_str_view a, b; /* exe/service, text/summary, string, a SOCKET's errors */
 };
 
 struct seen {
@@ -83,7 +83,27 @@ static int on_drops(void *ctx, const struct dbp_drops *d)
 	return note(ctx, DBP_REC_DROPS, d, sizeof *d, none, none);
 }
 
-static const struct dbp_decode_ops ops = { on_hello, on_query, on_string, on_call, on_drops };
+static int on_sock(void *ctx, const struct dbp_sock *r, const struct dbp_sock_err *errs)
+{
+	cr_assert_eq((const void *)errs, (const void *)(r + 1), "errors not right after SOCKET");
+	struct dbp_str_view e = { (const char *)errs, r->nerr * sizeof *errs };
+	return note(ctx, DBP_REC_SOCKET, r, sizeof *r, e, none);
+}
+
+static int on_sockwrite(void *ctx, const struct dbp_sockwrite *w)
+{
+	return note(ctx, DBP_REC_SOCKWRITE, w, sizeof *w, none, none);
+}
+
+static const struct dbp_decode_ops ops = {
+	.hello = on_hello,
+	.query = on_query,
+	.string = on_string,
+	.call = on_call,
+	.drops = on_drops,
+	.sock = on_sock,
+	.sockwrite = on_sockwrite,
+};
 
 static void seen_init(struct seen *s, const void *buf, size_t len)
 {
@@ -141,14 +161,56 @@ static const char TEXT[] = "SELECT * FROM t WHERE id = ?"; /* 28 bytes */
 static const char SUMMARY[] = "SELECT t";                  /* 8 bytes */
 static const char NS[] = "/var/lib/app/main.db";           /* 20 bytes */
 static const char ERR[] = "SQLITE_CONSTRAINT_UNIQUE";      /* 24 bytes */
+static const char PEER[] = "[2001:db8::1]:5432";           /* 18 bytes */
 
 #define QID 0xfeedfacecafebeefull
 #define NSID 0x8000000000000007ull
 #define ERRID 8ull
-#define NREC 7
+#define PEERID 0xffffffffffffffffull
+#define NREC 10
+#define LAST (NREC - 1) /* DROPS */
 
-static const uint64_t DROPS[DBP_DROP_REASON_COUNT] = { 1, 0xffffffffffffffffull, 3,
-						       0x123456789abcdefull };
+static const uint64_t DROPS[DBP_DROP_REASON_COUNT] = { 1, 0xffffffffffffffffull,
+						       3, 0x123456789abcdefull,
+						       0, 6 };
+
+/* 5 calls: 2 in the first bucket, 1 in bucket 9, 2 past the last bound; 2 failed. */
+static struct dbp_sock sock_a(void)
+{
+	struct dbp_sock r = {
+		.peer_id = PEERID,
+		.calls = 5,
+		.bytes = 0x100000000ull,
+		.sum_ns = 5000000123ull,
+		.direction = DBP_DIR_INBOUND,
+		.db_system = DBP_DB_POSTGRESQL,
+		.nerr = 2,
+	};
+	r.buckets[0] = 2;
+	r.buckets[9] = 1;
+	r.buckets[DBP_SOCK_BUCKETS - 1] = 2;
+	return r;
+}
+
+static const struct dbp_sock_err SOCK_ERRS[2] = {
+	{ .err_no = 32 /* EPIPE */, .count = 1 },
+	{ .err_no = 0xffffffffu, .count = 1 },
+};
+
+static struct dbp_sockwrite sockwrite_a(void)
+{
+	struct dbp_sockwrite w = {
+		.peer_id = PEERID,
+		.start_unix_ns = 1700000000987654321ull,
+		.duration_ns = 0xffffffffffffffffull,
+		.bytes = 0,
+		.err_no = 11, /* EAGAIN */
+		.tid = 0xfffffffeu,
+		.direction = DBP_DIR_OUTBOUND,
+		.db_system = DBP_DB_NONE,
+	};
+	return w;
+}
 
 static struct dbp_call call_a(void)
 {
@@ -208,6 +270,14 @@ static void build_sample(struct dbp_frame *f, uint32_t ends[NREC + 1])
 	ends[k++] = f->len;
 	cr_assert_eq(dbp_frame_call(f, &b, DBP_CALL_ERROR | DBP_CALL_SLOW), 0);
 	ends[k++] = f->len;
+	cr_assert_eq(dbp_frame_string(f, PEERID, DBP_STR_PEER, PEER, strlen(PEER)), 0);
+	ends[k++] = f->len;
+	struct dbp_sock so = sock_a();
+	cr_assert_eq(dbp_frame_sock(f, &so, SOCK_ERRS), 0);
+	ends[k++] = f->len;
+	struct dbp_sockwrite w = sockwrite_a();
+	cr_assert_eq(dbp_frame_sockwrite(f, &w), 0);
+	ends[k++] = f->len;
 	cr_assert_eq(dbp_frame_drops(f, DROPS), 0);
 	ends[k++] = f->len;
 }
@@ -234,6 +304,8 @@ static void call_is(const struct dbp_call *got, const struct dbp_call *want, uin
 	cr_assert_eq(got->db_system, want->db_system);
 	cr_assert_eq(got->server_id, want->server_id);
 	cr_assert_eq(got->server_port, want->server_port);
+	cr_assert_eq(got->write_bytes, want->write_bytes);
+	cr_assert_eq(got->write_ns, want->write_ns);
 	cr_assert_eq(got->reserved, 0);
 }
 
@@ -299,8 +371,49 @@ static void check_sample(const struct seen *s, size_t upto)
 		call_is(s->g[5].rec, &b, DBP_CALL_ERROR | DBP_CALL_SLOW);
 	}
 	if (upto > 6) {
-		const struct dbp_drops *d = s->g[6].rec;
-		cr_assert_eq(s->g[6].type, DBP_REC_DROPS);
+		const struct dbp_string *r = s->g[6].rec;
+		cr_assert_eq(s->g[6].type, DBP_REC_STRING);
+		cr_assert_eq(r->h.len, 48); /* 24 + 18 = 42, padded */
+		cr_assert_eq(r->id, PEERID);
+		cr_assert_eq(r->kind, DBP_STR_PEER);
+		view_is(s->g[6].a, PEER);
+	}
+	if (upto > 7) {
+		const struct dbp_sock *r = s->g[7].rec;
+		struct dbp_sock want = sock_a();
+		cr_assert_eq(s->g[7].type, DBP_REC_SOCKET);
+		cr_assert_eq(r->h.flags, 0);
+		cr_assert_eq(r->h.len, sizeof *r + 2 * sizeof(struct dbp_sock_err));
+		cr_assert_eq(r->h.len, 256);
+		cr_assert_eq(r->peer_id, PEERID);
+		cr_assert_eq(r->calls, want.calls);
+		cr_assert_eq(r->bytes, want.bytes);
+		cr_assert_eq(r->sum_ns, want.sum_ns);
+		for (int i = 0; i < DBP_SOCK_BUCKETS; i++)
+			cr_assert_eq(r->buckets[i], want.buckets[i], "bucket %d", i);
+		cr_assert_eq(r->direction, DBP_DIR_INBOUND);
+		cr_assert_eq(r->db_system, DBP_DB_POSTGRESQL);
+		cr_assert_eq(r->nerr, 2);
+		cr_assert_eq(s->g[7].a.len, sizeof SOCK_ERRS);
+		cr_assert_eq(memcmp(s->g[7].a.p, SOCK_ERRS, sizeof SOCK_ERRS), 0);
+	}
+	if (upto > 8) {
+		const struct dbp_sockwrite *r = s->g[8].rec;
+		struct dbp_sockwrite want = sockwrite_a();
+		cr_assert_eq(s->g[8].type, DBP_REC_SOCKWRITE);
+		cr_assert_eq(r->h.len, sizeof *r);
+		cr_assert_eq(r->peer_id, PEERID);
+		cr_assert_eq(r->start_unix_ns, want.start_unix_ns);
+		cr_assert_eq(r->duration_ns, want.duration_ns);
+		cr_assert_eq(r->bytes, 0);
+		cr_assert_eq(r->err_no, 11);
+		cr_assert_eq(r->tid, want.tid);
+		cr_assert_eq(r->direction, DBP_DIR_OUTBOUND);
+		cr_assert_eq(r->db_system, DBP_DB_NONE);
+	}
+	if (upto > 9) {
+		const struct dbp_drops *d = s->g[9].rec;
+		cr_assert_eq(s->g[9].type, DBP_REC_DROPS);
 		cr_assert_eq(d->h.flags, 0);
 		cr_assert_eq(d->h.len, sizeof(struct dbp_drops));
 		for (int i = 0; i < DBP_DROP_REASON_COUNT; i++)
@@ -323,8 +436,11 @@ Test(wire, struct_sizes_are_multiples_of_8)
 	cr_assert_eq(sizeof(struct dbp_hello), 32);
 	cr_assert_eq(sizeof(struct dbp_query), 24);
 	cr_assert_eq(sizeof(struct dbp_string), 24);
-	cr_assert_eq(sizeof(struct dbp_call), 80);
+	cr_assert_eq(sizeof(struct dbp_call), 96);
 	cr_assert_eq(sizeof(struct dbp_drops), 8 + 8 * DBP_DROP_REASON_COUNT);
+	cr_assert_eq(sizeof(struct dbp_sock), 224);
+	cr_assert_eq(sizeof(struct dbp_sock_err), 16);
+	cr_assert_eq(sizeof(struct dbp_sockwrite), 56);
 }
 
 Test(wire, reset_writes_header_only)
@@ -359,7 +475,8 @@ Test(wire, round_trip_every_field)
 	const char *why = "unset";
 
 	build_sample(&f, ends);
-	cr_assert_eq(f.len, 8 + 64 + 64 + 48 + 48 + 80 + 80 + sizeof(struct dbp_drops));
+	cr_assert_eq(f.len,
+		     8 + 64 + 64 + 48 + 48 + 96 + 96 + 48 + 256 + 56 + sizeof(struct dbp_drops));
 	cr_assert_eq(f.ncalls, 2);
 	cr_assert_not(dbp_frame_empty(&f));
 	cr_assert_eq(decode(f.buf, f.len, &s, &why), 0);
@@ -367,7 +484,7 @@ Test(wire, round_trip_every_field)
 	check_sample(&s, NREC);
 	/* Views point into the frame itself, in record order. */
 	cr_assert_eq((const char *)s.g[0].rec, (const char *)f.buf + rec_off(ends, 0));
-	cr_assert_eq((const char *)s.g[6].rec, (const char *)f.buf + rec_off(ends, 6));
+	cr_assert_eq((const char *)s.g[LAST].rec, (const char *)f.buf + rec_off(ends, LAST));
 	seen_free(&s);
 }
 
@@ -469,26 +586,35 @@ Test(wire, full_frame_of_calls)
 	}
 	const uint32_t want = (DBP_FRAME_MAX - 8) / sizeof(struct dbp_call);
 	cr_assert_eq(n, want);
-	cr_assert_eq(n, 819);
+	cr_assert_eq(n, 682);
 	cr_assert_eq(f.ncalls, n);
 	cr_assert_eq(f.len, 8 + n * sizeof(struct dbp_call));
 	cr_assert_lt(dbp_frame_room(&f), sizeof(struct dbp_call));
+	/* The 56 bytes left take a DROPS record exactly. */
+	cr_assert_eq(dbp_frame_room(&f), sizeof(struct dbp_drops));
+	cr_assert_eq(dbp_frame_drops(&f, DROPS), 0);
+	cr_assert_eq(dbp_frame_room(&f), 0);
 
 	/* Every appender refuses, and the frame stays exactly as it was. */
 	uint32_t len = f.len;
 	uint64_t last[sizeof(struct dbp_call) / 8];
 	memcpy(last, (const char *)f.buf + len - sizeof last, sizeof last);
+	struct dbp_sock so = sock_a();
+	struct dbp_sockwrite w = sockwrite_a();
 	cr_assert_eq(dbp_frame_call(&f, &c, 0), -1);
 	cr_assert_eq(dbp_frame_drops(&f, DROPS), -1);
 	cr_assert_eq(dbp_frame_string(&f, 1, DBP_STR_NAMESPACE, "x", 1), -1);
 	cr_assert_eq(dbp_frame_query(&f, 1, 0, "x", 1, "", 0), -1);
 	cr_assert_eq(dbp_frame_hello(&f, 1, 1, 1, "", 0, "", 0), -1);
+	cr_assert_eq(dbp_frame_sock(&f, &so, SOCK_ERRS), -1);
+	cr_assert_eq(dbp_frame_sockwrite(&f, &w), -1);
 	cr_assert_eq(f.len, len);
 	cr_assert_eq(f.ncalls, n);
 	cr_assert_eq(memcmp(last, (const char *)f.buf + len - sizeof last, sizeof last), 0);
 
 	cr_assert_eq(decode(f.buf, f.len, &s, &why), 0);
-	cr_assert_eq(s.n, n);
+	cr_assert_eq(s.n, n + 1);
+	cr_assert_eq(s.g[n].type, DBP_REC_DROPS);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct dbp_call *g = s.g[i].rec;
 		cr_assert_eq(g->rows_returned, i);
@@ -580,10 +706,10 @@ Test(wire, record_len_not_multiple_of_8)
 
 	for (uint32_t delta = 1; delta < 8; delta++) {
 		build_sample(&f, ends);
-		set_rec_len(&f, ends[4], 80 - delta); /* first CALL */
+		set_rec_len(&f, ends[4], sizeof(struct dbp_call) - delta); /* first CALL */
 		expect_reject(f.buf, f.len, "bad record length");
 		build_sample(&f, ends);
-		set_rec_len(&f, ends[4], 80 + delta);
+		set_rec_len(&f, ends[4], sizeof(struct dbp_call) + delta);
 		expect_reject(f.buf, f.len, "bad record length");
 	}
 }
@@ -600,7 +726,7 @@ Test(wire, record_len_smaller_than_header)
 		set_rec_len(&f, ends[0], lens[i]);
 		expect_reject(f.buf, f.len, "bad record length");
 		build_sample(&f, ends);
-		set_rec_len(&f, ends[6], lens[i]); /* the last record */
+		set_rec_len(&f, ends[LAST], lens[i]); /* the last record */
 		expect_reject(f.buf, f.len, "bad record length");
 	}
 }
@@ -610,7 +736,7 @@ Test(wire, record_shorter_than_its_type)
 	static struct dbp_frame f;
 	uint32_t ends[NREC + 1];
 	/* Each known type with a length of 8 (header only) and one of 16: both under its size. */
-	const int recs[] = { 0, 1, 2, 4, 6 };
+	const int recs[] = { 0, 1, 2, 4, 7, 8, LAST };
 	for (size_t i = 0; i < sizeof recs / sizeof recs[0]; i++) {
 		for (uint32_t len = 8; len <= 16; len += 8) {
 			build_sample(&f, ends);
@@ -634,7 +760,8 @@ Test(wire, record_len_past_the_frame)
 	uint32_t ends[NREC + 1];
 
 	build_sample(&f, ends);
-	set_rec_len(&f, ends[6], sizeof(struct dbp_drops) + 8); /* DROPS is last: 8 past the end */
+	set_rec_len(&f, ends[LAST],
+		    sizeof(struct dbp_drops) + 8); /* DROPS is last: 8 past the end */
 	expect_reject(f.buf, f.len, "bad record length");
 	build_sample(&f, ends);
 	set_rec_len(&f, ends[0], f.len - 8 + 8); /* hello claiming the whole frame and more */
@@ -761,6 +888,166 @@ Test(wire, query_text_over_the_limit)
 	expect_reject(f.buf, f.len, "query text over the limit");
 }
 
+/* ---- socket records ---- */
+
+/* A frame of one SOCKET record (at offset 8): nerr errors of count 1 (errnos 1, 2, ...), as
+ * many calls in bucket 3. */
+static void one_sock(struct dbp_frame *f, unsigned nerr)
+{
+	struct dbp_sock r = { .peer_id = 7, .calls = nerr, .nerr = (uint16_t)nerr };
+	struct dbp_sock_err errs[DBP_SOCK_ERR_MAX];
+	r.buckets[3] = nerr;
+	for (unsigned i = 0; i < nerr; i++)
+		errs[i] = (struct dbp_sock_err){ .err_no = i + 1, .count = 1 };
+	dbp_frame_reset(f);
+	cr_assert_eq(dbp_frame_sock(f, &r, errs), 0);
+	cr_assert_eq(f->len, 8 + sizeof r + nerr * sizeof(struct dbp_sock_err));
+}
+
+static struct dbp_sock *sock_at(struct dbp_frame *f)
+{
+	return (struct dbp_sock *)((char *)f->buf + 8);
+}
+
+static struct dbp_sock_err *sock_errs(struct dbp_frame *f)
+{
+	return (struct dbp_sock_err *)(sock_at(f) + 1);
+}
+
+static void expect_accept(const void *buf, size_t len, size_t nrec)
+{
+	struct seen s = { 0 };
+	const char *why = "unset";
+	void *c = exact_copy(buf, len);
+
+	cr_assert_eq(decode(c, len, &s, &why), 0, "rejected: %s", why);
+	cr_assert_null(why);
+	cr_assert_eq(s.n, nrec);
+	free(c);
+	seen_free(&s);
+}
+
+Test(wire, socket_errors_up_to_the_limit)
+{
+	static struct dbp_frame f;
+	struct seen s = { 0 };
+	const char *why;
+
+	one_sock(&f, DBP_SOCK_ERR_MAX);
+	cr_assert_eq(decode(f.buf, f.len, &s, &why), 0);
+	cr_assert_eq(s.n, 1);
+	cr_assert_eq(s.g[0].a.len, DBP_SOCK_ERR_MAX * sizeof(struct dbp_sock_err));
+	cr_assert_eq(((const struct dbp_sock_err *)s.g[0].a.p)[DBP_SOCK_ERR_MAX - 1].err_no,
+		     DBP_SOCK_ERR_MAX);
+	seen_free(&s);
+	/* One more is refused before the record length is consulted. */
+	sock_at(&f)->nerr = DBP_SOCK_ERR_MAX + 1;
+	expect_reject(f.buf, f.len, "socket errors over the limit");
+	sock_at(&f)->nerr = 0xffff;
+	expect_reject(f.buf, f.len, "socket errors over the limit");
+	/* No errors, no calls: an empty delta is fine. */
+	one_sock(&f, 0);
+	expect_accept(f.buf, f.len, 1);
+}
+
+Test(wire, socket_errors_past_the_record)
+{
+	static struct dbp_frame f;
+
+	one_sock(&f, 2);
+	sock_at(&f)->nerr = 3;
+	sock_at(&f)->calls = 3;
+	sock_at(&f)->buckets[3] = 3;
+	expect_reject(f.buf, f.len, "socket errors run past its end");
+	/* A record longer than its errors need is accepted: lengths are a floor. */
+	one_sock(&f, 2);
+	memset((char *)f.buf + f.len, 0, 16);
+	sock_at(&f)->h.len += 16;
+	f.len += 16;
+	expect_accept(f.buf, f.len, 1);
+	/* And a SOCKET cut short of its fixed part is refused as such. */
+	one_sock(&f, 0);
+	set_rec_len(&f, 8, sizeof(struct dbp_sock) - 8);
+	expect_reject(f.buf, f.len - 8, "record shorter than its type");
+}
+
+Test(wire, socket_direction_and_system)
+{
+	static struct dbp_frame f;
+	struct dbp_sockwrite w = sockwrite_a();
+
+	for (uint8_t sys = 0; sys < DBP_DB_SYSTEM_COUNT; sys++)
+		for (uint8_t dir = 0; dir <= DBP_DIR_INBOUND; dir++) {
+			one_sock(&f, 1);
+			sock_at(&f)->direction = dir;
+			sock_at(&f)->db_system = sys;
+			expect_accept(f.buf, f.len, 1);
+			w.direction = dir;
+			w.db_system = sys;
+			dbp_frame_reset(&f);
+			cr_assert_eq(dbp_frame_sockwrite(&f, &w), 0);
+			expect_accept(f.buf, f.len, 1);
+		}
+	const uint8_t bad_dirs[] = { 2, 0x80, 0xff }, bad_systems[] = { DBP_DB_SYSTEM_COUNT, 0xff };
+	struct dbp_sockwrite *wr = (struct dbp_sockwrite *)((char *)f.buf + 8);
+	for (size_t i = 0; i < sizeof bad_dirs; i++) {
+		one_sock(&f, 1);
+		sock_at(&f)->direction = bad_dirs[i];
+		expect_reject(f.buf, f.len, "bad socket direction");
+		w = sockwrite_a();
+		w.direction = bad_dirs[i];
+		dbp_frame_reset(&f);
+		cr_assert_eq(dbp_frame_sockwrite(&f, &w), 0);
+		cr_assert_eq(wr->direction, bad_dirs[i]);
+		expect_reject(f.buf, f.len, "bad socket direction");
+	}
+	for (size_t i = 0; i < sizeof bad_systems; i++) {
+		one_sock(&f, 1);
+		sock_at(&f)->db_system = bad_systems[i];
+		expect_reject(f.buf, f.len, "bad database system");
+		w = sockwrite_a();
+		w.db_system = bad_systems[i];
+		dbp_frame_reset(&f);
+		cr_assert_eq(dbp_frame_sockwrite(&f, &w), 0);
+		expect_reject(f.buf, f.len, "bad database system");
+	}
+}
+
+Test(wire, socket_counts_add_up)
+{
+	static struct dbp_frame f;
+
+	/* Buckets must hold every call, no more. */
+	one_sock(&f, 2);
+	sock_at(&f)->calls = 3;
+	expect_reject(f.buf, f.len, "socket counts do not add up");
+	sock_at(&f)->calls = 1;
+	expect_reject(f.buf, f.len, "socket counts do not add up");
+	/* Calls that succeeded are fine; more errors than calls are not. */
+	one_sock(&f, 2);
+	sock_at(&f)->calls = 5;
+	sock_at(&f)->buckets[DBP_SOCK_BUCKETS - 1] = 3;
+	expect_accept(f.buf, f.len, 1);
+	sock_errs(&f)[1].count = 4;
+	expect_accept(f.buf, f.len, 1);
+	sock_errs(&f)[1].count = 5;
+	expect_reject(f.buf, f.len, "socket counts do not add up");
+	/* Sums that wrap around are caught, not compared. */
+	one_sock(&f, 0);
+	sock_at(&f)->calls = 1;
+	sock_at(&f)->buckets[0] = UINT64_MAX;
+	sock_at(&f)->buckets[1] = 2;
+	expect_reject(f.buf, f.len, "socket counts do not add up");
+	one_sock(&f, 2);
+	sock_errs(&f)[0].count = UINT64_MAX;
+	sock_errs(&f)[1].count = 3; /* wraps to 2 == calls */
+	expect_reject(f.buf, f.len, "socket counts do not add up");
+	/* An errno is never 0 on the wire. */
+	one_sock(&f, 2);
+	sock_errs(&f)[1].err_no = 0;
+	expect_reject(f.buf, f.len, "socket error without an errno");
+}
+
 /* ---- frame header ---- */
 
 Test(wire, bad_magic)
@@ -782,7 +1069,7 @@ Test(wire, bad_version)
 {
 	static struct dbp_frame f;
 	uint32_t ends[NREC + 1];
-	const uint16_t versions[] = { 0, 1, 3, 0x100, 0xffff };
+	const uint16_t versions[] = { 0, 1, 2, 4, 0x100, 0xffff };
 
 	for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
 		build_sample(&f, ends);
@@ -804,17 +1091,18 @@ Test(wire, frame_over_the_limit)
 	dbp_frame_reset(&f);
 	while (dbp_frame_call(&f, &c, 0) == 0)
 		;
-	cr_assert_eq(f.len, DBP_FRAME_MAX - 8);
+	cr_assert_eq(f.len, 8 + 682 * sizeof(struct dbp_call));
+	uint32_t rest = DBP_FRAME_MAX - f.len; /* 56 */
+	memset(buf, 0, big);
 	memcpy(buf, f.buf, f.len);
-	/* An unknown 8-byte record makes exactly DBP_FRAME_MAX: accepted. */
-	struct dbp_rec_hdr pad = { .type = 0x4242, .flags = 0, .len = 8 };
+	/* An unknown record filling the rest makes exactly DBP_FRAME_MAX: accepted. */
+	struct dbp_rec_hdr pad = { .type = 0x4242, .flags = 0, .len = rest };
 	memcpy(buf + f.len, &pad, sizeof pad);
 	cr_assert_eq(decode(buf, DBP_FRAME_MAX, &s, &why), 0);
-	cr_assert_eq(s.n, 819);
-	/* A 16-byte one makes DBP_FRAME_MAX + 8: rejected though well formed. */
-	pad.len = 16;
+	cr_assert_eq(s.n, 682);
+	/* 8 bytes more makes DBP_FRAME_MAX + 8: rejected though well formed. */
+	pad.len = rest + 8;
 	memcpy(buf + f.len, &pad, sizeof pad);
-	memset(buf + f.len + 8, 0, 8);
 	expect_reject(buf, big, "frame over the size limit");
 	expect_reject(buf, DBP_FRAME_MAX + 1, "frame over the size limit");
 	seen_free(&s);
@@ -876,7 +1164,7 @@ Test(wire, unknown_record_types_are_skipped)
 	/* Rebuild the sample with an unknown record between every pair of known ones. */
 	build_sample(&f, ends);
 	dbp_frame_reset(&g);
-	const uint16_t types[] = { 0, 6, 99, 0x8000, 0xffff, 7, 1000, 5000 };
+	const uint16_t types[NREC + 1] = { 0, 8, 99, 0x8000, 0xffff, 9, 1000, 5000, 8, 0x7fff, 0 };
 	for (int k = 0; k <= NREC; k++) {
 		struct dbp_rec_hdr u = { .type = types[k],
 					 .flags = 0xffff,
@@ -929,7 +1217,7 @@ static size_t random_records(char *buf, size_t cap)
 			rl = (uint32_t)rnd(); /* any length at all */
 		if (len + 8 > cap)
 			break;
-		struct dbp_rec_hdr h = { .type = (uint16_t)(rnd() % 7),
+		struct dbp_rec_hdr h = { .type = (uint16_t)(rnd() % 9),
 					 .flags = (uint16_t)rnd(),
 					 .len = rl };
 		memcpy(buf + len, &h, sizeof h);
