@@ -53,8 +53,8 @@ struct pq_prep {
 /* A connection's state (a ptrmap value: type-stable, so pq_conn_clear frees what it owns). A
  * PGconn is used by one thread at a time (libpq's rule), so none of this is locked. */
 struct pq_conn {
-	struct dbp_io io; /* socket writes not yet in a record (agent.h) */
-	struct dbp_ptrmap_val hdr;
+	struct dbp_ptrmap_val hdr; /* first: the map's view of every value */
+	struct dbp_io io;          /* socket writes not yet in a record (agent.h) */
 	const struct dbp_target_ent *target;
 	struct pq_pend *queue;
 	unsigned qhead, qlen, qcap;
