@@ -341,10 +341,10 @@ static void sockets(int now)
 	if (!now && t < sockets_due_ms)
 		return;
 	sockets_due_ms = t + SOCKET_PERIOD_MS;
+	/* Totals are counters: while no exporter listens they keep adding up (in a table of
+	 * fixed size), and the next one receives them whole. */
 	dbp_ring_collect_sockets();
-	if (sock < 0)
-		dbp_sockstat_clear(); /* nobody to tell: totals restart with the next exporter */
-	else
+	if (sock >= 0)
 		dbp_sockstat_take(ship_total, NULL);
 }
 

@@ -84,9 +84,13 @@ uint32_t dbp_sockfd_classify(int fd)
 	if (local.ss_family == AF_UNIX) {
 		/* The accepting end of a Unix socket has an unnamed peer: name it by our path. */
 		int unnamed = rl <= offsetof(struct sockaddr_un, sun_path);
-		peer = unnamed ? dbp_peer_of((struct sockaddr *)&local, ll, 1)
-			       : dbp_peer_of((struct sockaddr *)&remote, rl, 0);
-		e = entry(unnamed ? DBP_FD_INBOUND : 0, peer);
+		int pair = unnamed && ll <= offsetof(struct sockaddr_un, sun_path);
+		if (pair) /* neither end has a name: socketpair() */
+			peer = dbp_peer_get("unix:socketpair", 15);
+		else
+			peer = unnamed ? dbp_peer_of((struct sockaddr *)&local, ll, 1)
+				       : dbp_peer_of((struct sockaddr *)&remote, rl, 0);
+		e = entry(unnamed && !pair ? DBP_FD_INBOUND : 0, peer);
 	} else if (looks_inbound((struct sockaddr *)&local, (struct sockaddr *)&remote)) {
 		e = entry(DBP_FD_INBOUND, dbp_peer_of((struct sockaddr *)&local, ll, 1));
 	} else {

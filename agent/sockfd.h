@@ -14,10 +14,11 @@
 #define DBP_FD_UNKNOWN 0u
 #define DBP_FD_OTHER 1u /* not a socket, or one we do not record (netlink, ...) */
 #define DBP_FD_SOCKET 2u
-#define DBP_FD_INBOUND 4u   /* accepted: the peer is the local listening address */
-#define DBP_FD_UNCONN 8u    /* a datagram socket with no peer: each call names its destination */
-#define DBP_FD_FOLLOWED 16u /* maybe followed by its bytes (fdwatch.h): writes take the long path \
-			     */
+#define DBP_FD_INBOUND 4u /* accepted: the peer is the local listening address */
+#define DBP_FD_UNCONN 8u  /* a datagram socket with no peer: each call names its destination */
+#define DBP_FD_FOLLOWED                                                           \
+	16u /* maybe followed by its bytes (fdwatch.h): writes take the long path \
+	     */
 #define DBP_FD_PEER(e) ((e) >> 16)
 
 extern uint32_t dbp_sockfd_tab[DBP_SOCKFD_MAX];

@@ -11,9 +11,8 @@
 #define TOTALS 512
 
 struct seen {
-	uint64_t calls, bytes, ns;
+	uint64_t bytes, ns;
 	uint32_t buckets[DBP_SOCK_BUCKETS];
-	uint32_t pad[2];
 };
 
 struct dbp_sockstat {
@@ -133,29 +132,34 @@ void dbp_sockstat_collect(struct dbp_sockstat *st)
 		uint32_t key = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
 		if (!key)
 			continue;
+		/* The writer bumps calls, bytes, ns and a bucket one after the other, and we may
+		 * look in between: calls are counted from the buckets, so a record's histogram
+		 * always adds up to its calls (bytes and time catch up at the next look). */
 		struct seen *seen = &st->seen[i];
-		uint64_t calls = __atomic_load_n(&s->calls, __ATOMIC_RELAXED);
-		if (calls == seen->calls)
+		uint32_t now[DBP_SOCK_BUCKETS];
+		uint64_t calls = 0;
+		for (unsigned b = 0; b < DBP_SOCK_BUCKETS; b++) {
+			now[b] = __atomic_load_n(&s->buckets[b], __ATOMIC_RELAXED);
+			calls += (uint32_t)(now[b] - seen->buckets[b]);
+		}
+		if (!calls)
 			continue;
 		struct dbp_sock_total *t = total_of(key);
 		if (!t) {
-			dbp_ring_count_drops(DBP_DROP_SOCKET_SLOTS, calls - seen->calls);
-			seen->calls = calls;
+			dbp_ring_count_drops(DBP_DROP_SOCKET_SLOTS, calls);
+			memcpy(seen->buckets, now, sizeof now);
 			continue;
 		}
 		uint64_t bytes = __atomic_load_n(&s->bytes, __ATOMIC_RELAXED);
 		uint64_t ns = __atomic_load_n(&s->ns, __ATOMIC_RELAXED);
-		t->calls += calls - seen->calls;
+		t->calls += calls;
 		t->bytes += bytes - seen->bytes;
 		t->sum_ns += ns - seen->ns;
 		if (KEY_ERR(key))
-			add_err(t, KEY_ERR(key), calls - seen->calls);
-		for (unsigned b = 0; b < DBP_SOCK_BUCKETS; b++) {
-			uint32_t v = __atomic_load_n(&s->buckets[b], __ATOMIC_RELAXED);
-			t->buckets[b] += (uint32_t)(v - seen->buckets[b]);
-			seen->buckets[b] = v;
-		}
-		seen->calls = calls;
+			add_err(t, KEY_ERR(key), calls);
+		for (unsigned b = 0; b < DBP_SOCK_BUCKETS; b++)
+			t->buckets[b] += (uint32_t)(now[b] - seen->buckets[b]);
+		memcpy(seen->buckets, now, sizeof now);
 		seen->bytes = bytes;
 		seen->ns = ns;
 	}

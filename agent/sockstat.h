@@ -18,9 +18,9 @@ struct dbp_sockstat; /* one thread's counters, hung off its ring */
 struct dbp_sock_slot {
 	uint32_t key; /* 0: free */
 	uint32_t pad;
-	uint64_t calls, bytes, ns;
+	uint64_t bytes, ns; /* calls are the buckets' sum */
 	uint32_t buckets[DBP_SOCK_BUCKETS];
-	uint32_t pad2[2];
+	uint32_t pad2[4];
 };
 
 #define DBP_SOCK_KEY(peer, dir, sys, err)                                                 \
@@ -72,7 +72,6 @@ static inline unsigned dbp_sock_bucket(uint64_t ns)
 
 static inline void dbp_sock_slot_bump(struct dbp_sock_slot *s, uint64_t bytes, uint64_t ns)
 {
-	DBP_SOCK_BUMP(s->calls, 1);
 	DBP_SOCK_BUMP(s->bytes, bytes);
 	DBP_SOCK_BUMP(s->ns, ns);
 	DBP_SOCK_BUMP(s->buckets[dbp_sock_bucket(ns)], 1);

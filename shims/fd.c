@@ -1,8 +1,16 @@
 /* fd shim: descriptor lifecycle hooks. The program's close/dup2/dup3/close_range do exactly
  * what it asked; if they name the agent's own socket, it is moved out of the way first, so a
  * program that closes every descriptor never cuts the agent off, and a number it reuses never
- * receives the agent's bytes. */
+ * receives the agent's bytes. They, and the calls that hand out new descriptors (open, pipe,
+ * dup, eventfd), also keep the write hooks' kind cache right (agent/sockfd.h): a number closed
+ * where we cannot see it (fclose, a raw system call) is known again when it comes back. */
+/* open and open64 (and the rest) are hooked by their own names: the build's 64-bit file offsets
+ * would otherwise redirect one declaration to the other (a no-op for the types on LP64). */
+#undef _FILE_OFFSET_BITS
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/eventfd.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -130,4 +138,116 @@ DBP_EXPORT int close_range(unsigned first, unsigned last, int flags)
 	if (rc == 0 && first <= 0x7fffffffu && !(flags & CLOSE_RANGE_CLOEXEC))
 		dbp_sockfd_forget((int)first, hi);
 	return rc;
+}
+
+/* ---- calls that hand out descriptors: never sockets ------------------------------------------ */
+
+#define NOT_A_SOCKET(fd) dbp_sockfd_set(fd, DBP_FD_OTHER)
+
+/* open's mode is only there with O_CREAT or O_TMPFILE. */
+#define OPEN_MODE(flags, last)                                     \
+	mode_t mode = 0;                                           \
+	if ((flags)&O_CREAT || ((flags)&O_TMPFILE) == O_TMPFILE) { \
+		va_list ap;                                        \
+		va_start(ap, last);                                \
+		mode = (mode_t)va_arg(ap, int);                    \
+		va_end(ap);                                        \
+	}
+
+#define RESOLVE(name)                          \
+	(DBP_LIKELY(real_##name) ? real_##name \
+				 : (*(void **)&real_##name = dbp_resolve(#name, NULL)))
+
+static int (*real_open)(const char *, int, ...);
+static int (*real_open64)(const char *, int, ...);
+static int (*real_openat)(int, const char *, int, ...);
+static int (*real_openat64)(int, const char *, int, ...);
+static int (*real_creat)(const char *, mode_t);
+static int (*real_creat64)(const char *, mode_t);
+static int (*real_pipe)(int[2]);
+static int (*real_pipe2)(int[2], int);
+static int (*real_dup)(int);
+static int (*real_eventfd)(unsigned, int);
+
+static int opened(int fd)
+{
+	if (fd >= 0)
+		NOT_A_SOCKET(fd);
+	return fd;
+}
+
+DBP_EXPORT int open(const char *path, int flags, ...)
+{
+	OPEN_MODE(flags, flags);
+	return opened(RESOLVE(open) ? real_open(path, flags, mode)
+				    : (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode));
+}
+
+DBP_EXPORT int open64(const char *path, int flags, ...)
+{
+	OPEN_MODE(flags, flags);
+	return opened(RESOLVE(open64) ? real_open64(path, flags, mode)
+				      : (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode));
+}
+
+DBP_EXPORT int openat(int dir, const char *path, int flags, ...)
+{
+	OPEN_MODE(flags, flags);
+	return opened(RESOLVE(openat) ? real_openat(dir, path, flags, mode)
+				      : (int)syscall(SYS_openat, dir, path, flags, mode));
+}
+
+DBP_EXPORT int openat64(int dir, const char *path, int flags, ...)
+{
+	OPEN_MODE(flags, flags);
+	return opened(RESOLVE(openat64) ? real_openat64(dir, path, flags, mode)
+					: (int)syscall(SYS_openat, dir, path, flags, mode));
+}
+
+DBP_EXPORT int creat(const char *path, mode_t mode)
+{
+	return opened(RESOLVE(creat) ? real_creat(path, mode)
+				     : (int)syscall(SYS_openat, AT_FDCWD, path,
+						    O_CREAT | O_WRONLY | O_TRUNC, mode));
+}
+
+DBP_EXPORT int creat64(const char *path, mode_t mode)
+{
+	return opened(RESOLVE(creat64) ? real_creat64(path, mode)
+				       : (int)syscall(SYS_openat, AT_FDCWD, path,
+						      O_CREAT | O_WRONLY | O_TRUNC, mode));
+}
+
+DBP_EXPORT int pipe(int fds[2])
+{
+	int rc = RESOLVE(pipe) ? real_pipe(fds) : (int)syscall(SYS_pipe2, fds, 0);
+	if (rc == 0) {
+		NOT_A_SOCKET(fds[0]);
+		NOT_A_SOCKET(fds[1]);
+	}
+	return rc;
+}
+
+DBP_EXPORT int pipe2(int fds[2], int flags)
+{
+	int rc = RESOLVE(pipe2) ? real_pipe2(fds, flags) : (int)syscall(SYS_pipe2, fds, flags);
+	if (rc == 0) {
+		NOT_A_SOCKET(fds[0]);
+		NOT_A_SOCKET(fds[1]);
+	}
+	return rc;
+}
+
+DBP_EXPORT int dup(int fd)
+{
+	int rc = RESOLVE(dup) ? real_dup(fd) : (int)syscall(SYS_dup, fd);
+	if (rc >= 0)
+		dbp_sockfd_set(rc, dbp_sockfd_get(fd)); /* a copy: the same kind, the same peer */
+	return rc;
+}
+
+DBP_EXPORT int eventfd(unsigned count, int flags)
+{
+	return opened(RESOLVE(eventfd) ? real_eventfd(count, flags)
+				       : (int)syscall(SYS_eventfd2, count, flags));
 }

@@ -583,6 +583,7 @@ DBP_EXPORT void STDCALL mysql_close(MYSQL *m)
 	/* Forgotten first: once freed, the address can be another thread's new connection. A
 	 * close inside the library's own call (auto-reconnect closes and reopens the same handle)
 	 * is not the program's: the handle lives on. */
+	uint8_t sys = DBP_DB_MYSQL;
 	if (m && !dbp_tls_depth &&
 	    __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_NOT_READY) {
 		int saved = errno;
@@ -593,6 +594,7 @@ DBP_EXPORT void STDCALL mysql_close(MYSQL *m)
 			dbp_hook_leave();
 		}
 		if (ci) {
+			sys = ci->system;
 			if (ci->use_res) {
 				dbp_ptrmap_del(&results, ci->use_res);
 				__atomic_sub_fetch(&use_results, 1, __ATOMIC_RELAXED);
@@ -602,6 +604,13 @@ DBP_EXPORT void STDCALL mysql_close(MYSQL *m)
 		}
 		tls_last_conn = NULL;
 		errno = saved;
+	}
+	/* Its COM_QUIT is the connection's traffic too (socket statistics). */
+	if (m && dbp_hook_enter(DBP_SHIM_MYSQL)) {
+		dbp_io_sink(NULL, sys);
+		real_mysql_close(m);
+		dbp_hook_leave();
+		return;
 	}
 	real_mysql_close(m);
 }

@@ -41,6 +41,7 @@
 	X(ssize_t, recvfrom, (int, void *, size_t, int, struct sockaddr *, socklen_t *)) \
 	X(ssize_t, recvmsg, (int, struct msghdr *, int))                                 \
 	X(int, socket, (int, int, int))                                                  \
+	X(int, socketpair, (int, int, int, int[2]))                                      \
 	X(int, accept, (int, struct sockaddr *, socklen_t *))                            \
 	X(int, accept4, (int, struct sockaddr *, socklen_t *, int))                      \
 	X(int, fcntl, (int, int, ...))                                                   \
@@ -383,6 +384,20 @@ DBP_EXPORT int socket(int domain, int type, int proto)
 			dbp_sockfd_set(fd, DBP_FD_OTHER);
 	}
 	return fd;
+}
+
+/* Each end's peer is the other, unnamed: both are named "unix:" and counted as inbound. */
+DBP_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
+{
+	if (!REAL(socketpair))
+		return (int)syscall(SYS_socketpair, domain, type, proto, sv);
+	int rc = real_socketpair(domain, type, proto, sv);
+	if (rc == 0) {
+		uint32_t e = domain == AF_UNIX ? DBP_FD_UNKNOWN : DBP_FD_OTHER;
+		dbp_sockfd_set(sv[0], e);
+		dbp_sockfd_set(sv[1], e);
+	}
+	return rc;
 }
 
 DBP_EXPORT int accept(int fd, struct sockaddr *sa, socklen_t *len)

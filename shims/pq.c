@@ -599,6 +599,12 @@ DBP_EXPORT void PQfinish(PGconn *conn)
 	DBP_REAL(PQfinish, );
 	/* Forgotten first: once freed, the address can be another thread's new connection. */
 	conn_forget(conn);
+	/* Its Terminate message is the connection's traffic too (socket statistics). */
+	if (conn && dbp_hook_enter(DBP_SHIM_PQ)) {
+		real_PQfinish(conn);
+		dbp_hook_leave();
+		return;
+	}
 	real_PQfinish(conn);
 }
 
