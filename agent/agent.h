@@ -65,6 +65,7 @@ static inline void dbp_io_sink(struct dbp_io *acct, uint8_t system)
 /* What a record carries: the account's writes and the thread's, both then cleared. */
 static inline struct dbp_io dbp_io_take(struct dbp_io *acct)
 {
+	dbp_tls_busy++; /* a signal handler's write meanwhile must not tear the accounts */
 	struct dbp_io io = dbp_tls_io;
 	dbp_tls_io = (struct dbp_io){ 0, 0 };
 	if (acct) {
@@ -72,6 +73,7 @@ static inline struct dbp_io dbp_io_take(struct dbp_io *acct)
 		io.ticks += acct->ticks;
 		*acct = (struct dbp_io){ 0, 0 };
 	}
+	dbp_tls_busy--;
 	return io;
 }
 

@@ -2,6 +2,7 @@
 #include "clock.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,6 +26,23 @@ uint64_t dbp_unix_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The ns-per-tick ratio until the sender measures it, from the rate the CPU reports (the TSC
+ * ticks at the nominal rate where it is invariant): durations counted before the first
+ * calibration land in the right histogram buckets. 0 when not found. */
+static uint64_t fp_from_mhz(const char *cpuinfo)
+{
+	const char *p = strstr(cpuinfo, "\ncpu MHz");
+	p = p ? strchr(p, ':') : NULL;
+	if (!p)
+		return 0;
+	double mhz = strtod(p + 1, NULL);
+	if (!(mhz > 100 && mhz < 100000))
+		return 0;
+	return (uint64_t)(1000.0 / mhz * 4294967296.0);
+}
+
+static uint64_t fp_estimate;
+
 /* The TSC is only a clock when the CPU says it ticks at a constant rate through sleep states. */
 static int tsc_is_invariant(void)
 {
@@ -38,6 +56,7 @@ static int tsc_is_invariant(void)
 	if (n <= 0)
 		return 0;
 	buf[n] = 0;
+	fp_estimate = fp_from_mhz(buf);
 	char *flags = strstr(buf, "\nflags");
 	if (!flags)
 		return 0;
@@ -53,6 +72,7 @@ static int tsc_is_invariant(void)
 void dbp_clock_init(void)
 {
 	static int probed;
+	int first = !probed;
 	if (!probed) {
 		dbp_clock_use_tsc = tsc_is_invariant();
 		probed = 1;
@@ -61,8 +81,10 @@ void dbp_clock_init(void)
 	base_mono = mono_ns();
 	base_ticks = dbp_ticks();
 	/* No calibration here: it waits a millisecond, and this runs in the constructor and in
-	 * every forked child. The sender calibrates before it converts anything. */
-	dbp_clock_fp = 1ull << 32;
+	 * every forked child (which keeps its parent's ratio: the same TSC). The sender
+	 * calibrates before it converts anything. */
+	if (first)
+		dbp_clock_fp = dbp_clock_use_tsc && fp_estimate ? fp_estimate : 1ull << 32;
 }
 
 void dbp_clock_calibrate(void)

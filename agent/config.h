@@ -20,7 +20,7 @@ struct dbp_config {
 
 #define DBP_DEFAULT_SOCKET "/tmp/dbprobe.sock"
 #define DBP_DEFAULT_SLOW_MS 100
-#define DBP_DEFAULT_BUFFER_KB 256
+#define DBP_DEFAULT_BUFFER_KB 512 /* 4096 records of 128 bytes */
 
 extern struct dbp_config dbp_cfg;
 

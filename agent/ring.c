@@ -29,6 +29,8 @@ static void ring_thread_exit(void *p)
 {
 	struct dbp_ring *r = p;
 	dbp_tls_ring = DBP_RING_RETIRED;
+	/* A later destructor's write must not count into counters the sender is about to free. */
+	dbp_tls_sock_last = (struct dbp_sock_last){ NULL, 0 };
 	__atomic_store_n(&r->dead, 1, __ATOMIC_RELEASE);
 }
 
@@ -250,7 +252,7 @@ void dbp_ring_reset_child(void)
 	}
 	dbp_tls_ring = NULL;
 	pthread_setspecific(ring_key, NULL); /* its destructor must not touch the unmapped ring */
-	dbp_sockstat_clear();
+	dbp_sockstat_reset_child();
 	memset(global_drops, 0, sizeof global_drops);
 	freed_full_drops = 0;
 	reported_full = 0;

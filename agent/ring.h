@@ -66,15 +66,20 @@ extern DBP_TLS struct dbp_ring *dbp_tls_ring;
 struct dbp_rec *dbp_ring_reserve_slow(void);
 void dbp_ring_wake(void);
 
-/* Two-step push from a hook (which holds the API-depth guard, so no signal handler on this
- * thread re-enters): reserve a slot, fill it in place, commit. Never blocks. */
+/* Two-step push: reserve a slot, fill it in place, commit. Never blocks. From reserve to
+ * commit the thread counts as inside the agent (dbp_tls_busy): a signal handler's hooked
+ * call meanwhile (a write, say) passes through instead of taking a slot of its own. */
 static inline struct dbp_rec *dbp_ring_reserve(void)
 {
+	dbp_tls_busy++;
 	struct dbp_ring *r = dbp_tls_ring;
 	if (__builtin_expect(r != NULL && r != DBP_RING_RETIRED, 1) &&
 	    __builtin_expect(r->head - r->cached_tail <= r->mask, 1))
 		return &r->recs[r->head & r->mask];
-	return dbp_ring_reserve_slow();
+	struct dbp_rec *rec = dbp_ring_reserve_slow();
+	if (!rec)
+		dbp_tls_busy--;
+	return rec;
 }
 
 static inline void dbp_ring_commit(void)
@@ -92,6 +97,7 @@ static inline void dbp_ring_commit(void)
 	/* Every half ring, nudge the sender: one syscall per thousands of records. */
 	if (__builtin_expect((h & (r->mask >> 1)) == 0, 0))
 		dbp_ring_wake();
+	dbp_tls_busy--;
 }
 
 /* This thread's ring, mapped on first use; NULL once retired or out of memory. */

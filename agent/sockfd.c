@@ -3,21 +3,54 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <unistd.h>
 
+#include "agent.h"
 #include "peer.h"
+#include "process.h"
 
 uint32_t dbp_sockfd_tab[DBP_SOCKFD_MAX];
 /* One past the highest number ever cached: close_range(3, ~0) walks only this far. */
 static int hi_water;
 
-static void note(int fd, uint32_t e)
+/* In a vfork child (or anything else sharing our memory under another pid) the table is the
+ * parent's. Asked only when a socket entry would change: a system call. */
+static int ours(void)
+{
+	uint32_t pid = dbp_process()->pid;
+	return !pid || (uint32_t)syscall(SYS_getpid) == pid;
+}
+
+static void raise_hi_water(int fd)
+{
+	int hw = __atomic_load_n(&hi_water, __ATOMIC_RELAXED);
+	while (fd >= hw && !__atomic_compare_exchange_n(&hi_water, &hw, fd + 1, 1, __ATOMIC_RELAXED,
+							__ATOMIC_RELAXED))
+		;
+}
+
+void dbp_sockfd_set(int fd, uint32_t e)
 {
 	if ((unsigned)fd >= DBP_SOCKFD_MAX)
 		return;
-	if (fd >= __atomic_load_n(&hi_water, __ATOMIC_RELAXED))
-		__atomic_store_n(&hi_water, fd + 1, __ATOMIC_RELAXED);
+	uint32_t old = __atomic_load_n(&dbp_sockfd_tab[fd], __ATOMIC_RELAXED);
+	if (old == e || ((old | e) & DBP_FD_SOCKET && !ours()))
+		return;
+	raise_hi_water(fd);
+	__atomic_store_n(&dbp_sockfd_tab[fd], e, __ATOMIC_RELAXED);
+}
+
+static void note(int fd, uint32_t e)
+{
 	dbp_sockfd_set(fd, e);
+}
+
+void dbp_sockfd_copy(int from, int to)
+{
+	/* A number past the table is unknown, not "not a socket". */
+	dbp_sockfd_set(to, (unsigned)from < DBP_SOCKFD_MAX ? dbp_sockfd_get(from) : DBP_FD_UNKNOWN);
 }
 
 void dbp_sockfd_forget(int lo, int hi)
@@ -27,9 +60,26 @@ void dbp_sockfd_forget(int lo, int hi)
 		lo = 0;
 	if (hi >= top)
 		hi = top - 1;
-	for (int fd = lo; fd <= hi; fd++)
-		if (dbp_sockfd_tab[fd]) /* reading keeps untouched pages unallocated */
-			dbp_sockfd_set(fd, DBP_FD_UNKNOWN);
+	int mine = -1; /* asked once, and only if a socket entry is in the range */
+	for (int fd = lo; fd <= hi; fd++) {
+		uint32_t e = __atomic_load_n(&dbp_sockfd_tab[fd], __ATOMIC_RELAXED);
+		if (!e) /* reading keeps untouched pages unallocated */
+			continue;
+		if (e & DBP_FD_SOCKET && mine < 0)
+			mine = ours();
+		if (!(e & DBP_FD_SOCKET) || mine)
+			__atomic_store_n(&dbp_sockfd_tab[fd], DBP_FD_UNKNOWN, __ATOMIC_RELAXED);
+	}
+}
+
+/* A port below Linux's default ephemeral range (32768): one a server chose. */
+static int service_port(const struct sockaddr *sa)
+{
+	unsigned p = sa->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)sa)->sin_port)
+		     : sa->sa_family == AF_INET6
+			     ? ntohs(((const struct sockaddr_in6 *)sa)->sin6_port)
+			     : 0;
+	return p && p < 32768;
 }
 
 /* Whether this end looks like the accepted one of a TCP connection: its port is not
@@ -75,9 +125,20 @@ uint32_t dbp_sockfd_classify(int fd)
 		goto out;
 	}
 	if (getpeername(fd, (struct sockaddr *)&remote, &rl) != 0) {
-		/* Unconnected: a datagram socket names its destination per call; a stream one
-		 * cannot write yet (connect() will tell us its peer). */
-		e = type == SOCK_DGRAM ? entry(DBP_FD_UNCONN, 0) : DBP_FD_UNKNOWN;
+		/* Unconnected. A stream socket cannot write yet (connect() will name its peer).
+		 * A datagram one bound to a service port or a path is a server answering its
+		 * clients: named by that port, inbound, like an accepted connection (one series,
+		 * not one per client). Any other names its destination per call. */
+		if (type == SOCK_STREAM)
+			goto out;
+		uint32_t local_peer = 0;
+		if (local.ss_family == AF_UNIX)
+			local_peer = ll > offsetof(struct sockaddr_un, sun_path) + 1
+					     ? dbp_peer_of((struct sockaddr *)&local, ll, 1)
+					     : 0;
+		else if (service_port((struct sockaddr *)&local))
+			local_peer = dbp_peer_of((struct sockaddr *)&local, ll, 1);
+		e = local_peer ? entry(DBP_FD_INBOUND, local_peer) : entry(DBP_FD_UNCONN, 0);
 		goto out;
 	}
 	uint32_t peer;
@@ -115,27 +176,27 @@ uint32_t dbp_sockfd_resolve(int fd, uint32_t e)
 	uint32_t peer = getsockname(fd, (struct sockaddr *)&local, &ll) == 0
 				? dbp_peer_of((struct sockaddr *)&local, ll, 1)
 				: 0;
-	if (peer)
-		note(fd, e = entry(DBP_FD_INBOUND, peer));
+	/* No name we can give (an address family we do not record): passed over from now on. */
+	note(fd, e = peer ? entry(DBP_FD_INBOUND, peer) : DBP_FD_OTHER);
 	errno = saved;
 	return e;
 }
 
-void dbp_sockfd_created(int fd, int type, int inbound)
+void dbp_sockfd_created(int fd, int inbound)
 {
-	/* Peer 0: learned at the first write (getsockname for an inbound one). */
-	type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-	note(fd, inbound              ? entry(DBP_FD_INBOUND, 0)
-		 : type == SOCK_DGRAM ? entry(DBP_FD_UNCONN, 0)
-				      : DBP_FD_UNKNOWN);
+	/* Peer 0: learned at the first write (getsockname for an inbound one); a new socket's
+	 * kind is learned then too (a datagram socket may yet be bound to a service port). */
+	note(fd, inbound ? entry(DBP_FD_INBOUND, 0) : DBP_FD_UNKNOWN);
 }
 
 void dbp_sockfd_connected(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	uint32_t peer = sa->sa_family == AF_UNSPEC ? 0 : dbp_peer_of(sa, len, 0);
-	/* AF_UNSPEC dissolves a datagram socket's association; a family we do not record
-	 * makes the descriptor one we pass over. */
-	note(fd, sa->sa_family == AF_UNSPEC ? DBP_FD_UNKNOWN
-		 : peer                     ? entry(0, peer)
-					    : DBP_FD_OTHER);
+	/* Not running (disabled, stopped): no names are made, the first write finds out. */
+	if (sa->sa_family == AF_UNSPEC ||
+	    __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_RUNNING) {
+		note(fd, DBP_FD_UNKNOWN); /* AF_UNSPEC dissolves a datagram association */
+		return;
+	}
+	uint32_t peer = dbp_peer_of(sa, len, 0);
+	note(fd, peer ? entry(0, peer) : DBP_FD_OTHER); /* a family we do not record: passed over */
 }

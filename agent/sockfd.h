@@ -39,11 +39,12 @@ static inline uint32_t dbp_sockfd_get(int fd)
 		       : DBP_FD_OTHER;
 }
 
-static inline void dbp_sockfd_set(int fd, uint32_t e)
-{
-	if ((unsigned)fd < DBP_SOCKFD_MAX)
-		__atomic_store_n(&dbp_sockfd_tab[fd], e, __ATOMIC_RELAXED);
-}
+/* Sets fd's entry. Every store goes through here: it keeps the walk of close_range() bounded,
+ * and a vfork child (the parent's memory, its own descriptors) never changes a socket entry
+ * of the parent's. */
+void dbp_sockfd_set(int fd, uint32_t e);
+/* dup2/dup3/F_DUPFD/dup: `to` is now what `from` is. */
+void dbp_sockfd_copy(int from, int to);
 
 /* Descriptors lo..hi were closed (or are about to mean something else). */
 void dbp_sockfd_forget(int lo, int hi);
@@ -53,7 +54,7 @@ uint32_t dbp_sockfd_classify(int fd);
 /* The entry with its peer filled in (classify, or the local address of an accepted one). */
 uint32_t dbp_sockfd_resolve(int fd, uint32_t e);
 /* A socket created by socket()/accept(): its kind now, its peer at its first write. */
-void dbp_sockfd_created(int fd, int type, int inbound);
+void dbp_sockfd_created(int fd, int inbound);
 /* connect() went through (or is in progress) to sa. */
 void dbp_sockfd_connected(int fd, const struct sockaddr *sa, socklen_t len);
 

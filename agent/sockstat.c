@@ -176,21 +176,28 @@ void dbp_sockstat_take(int (*fn)(const struct dbp_sock_total *, void *), void *a
 		if (!total_keys[i] || !totals[i].calls)
 			continue;
 		if (fn(&totals[i], arg) < 0)
-			return;
-		/* Keys stay: the same peer comes back next second, and the table only fills up
-		 * with as many keys as threads could count. */
-		uint32_t peer = totals[i].peer;
-		uint8_t dir = totals[i].dir, sys = totals[i].sys;
-		memset(&totals[i], 0, sizeof totals[i]);
-		totals[i].peer = peer;
-		totals[i].dir = dir;
-		totals[i].sys = sys;
+			return; /* the rest waits for the next look */
+		struct dbp_sock_total *t = &totals[i];
+		uint32_t peer = t->peer;
+		uint8_t dir = t->dir, sys = t->sys;
+		memset(t, 0, sizeof *t);
+		t->peer = peer;
+		t->dir = dir;
+		t->sys = sys;
 	}
+	/* All shipped: the keys go too, so peers seen once (a UDP client per datagram, a
+	 * connection long closed) never fill the table. They come back at the next write. */
+	dbp_sockstat_clear();
+}
+
+void dbp_sockstat_reset_child(void)
+{
+	dbp_tls_sock_last = (struct dbp_sock_last){ NULL, 0 }; /* its table is gone */
+	dbp_sockstat_clear();
 }
 
 void dbp_sockstat_clear(void)
 {
-	dbp_tls_sock_last = (struct dbp_sock_last){ NULL, 0 };
 	memset(total_keys, 0, sizeof total_keys);
 	ntotals = 0;
 }

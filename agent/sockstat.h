@@ -56,8 +56,10 @@ void dbp_sockstat_collect(struct dbp_sockstat *t);
 void dbp_sockstat_free(struct dbp_sockstat *t);
 /* Hands every non-empty total to fn; a total fn takes (returns 0) is cleared, and -1 stops. */
 void dbp_sockstat_take(int (*fn)(const struct dbp_sock_total *, void *), void *arg);
-/* Forgets the totals (no exporter to send them to; or a forked child). */
+/* Forgets the totals. */
 void dbp_sockstat_clear(void);
+/* In a forked child: the totals, and this thread's pointer into its freed counters. */
+void dbp_sockstat_reset_child(void);
 
 /* The bucket of a duration: the first i with ns <= DBP_SOCK_BUCKET0_NS << i, the last one
  * for anything longer. */

@@ -89,11 +89,7 @@ DBP_EXPORT int close(int fd)
 		vacate(fd, fd);
 	unfollow(fd, fd);
 	dbp_sockfd_forget(fd, fd);
-	int rc = real_close(fd);
-	/* Again after: a write racing with the close may have classified it meanwhile. */
-	if (rc == 0)
-		dbp_sockfd_forget(fd, fd);
-	return rc;
+	return real_close(fd);
 }
 
 DBP_EXPORT int dup2(int oldfd, int newfd)
@@ -106,7 +102,7 @@ DBP_EXPORT int dup2(int oldfd, int newfd)
 		unfollow(newfd, newfd);
 	int rc = real_dup2(oldfd, newfd);
 	if (rc >= 0 && oldfd != newfd)
-		dbp_sockfd_set(newfd, dbp_sockfd_get(oldfd));
+		dbp_sockfd_copy(oldfd, newfd);
 	return rc;
 }
 
@@ -120,7 +116,7 @@ DBP_EXPORT int dup3(int oldfd, int newfd, int flags)
 		unfollow(newfd, newfd);
 	int rc = real_dup3(oldfd, newfd, flags);
 	if (rc >= 0)
-		dbp_sockfd_set(newfd, dbp_sockfd_get(oldfd));
+		dbp_sockfd_copy(oldfd, newfd);
 	return rc;
 }
 
@@ -242,7 +238,7 @@ DBP_EXPORT int dup(int fd)
 {
 	int rc = RESOLVE(dup) ? real_dup(fd) : (int)syscall(SYS_dup, fd);
 	if (rc >= 0)
-		dbp_sockfd_set(rc, dbp_sockfd_get(fd)); /* a copy: the same kind, the same peer */
+		dbp_sockfd_copy(fd, rc); /* a copy: the same kind, the same peer */
 	return rc;
 }
 

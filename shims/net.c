@@ -360,7 +360,9 @@ DBP_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	int rc = real_connect(fd, sa, len);
 	if (sa && (rc == 0 || errno == EINPROGRESS)) {
 		int saved = errno;
+		dbp_tls_busy++; /* it may name a peer: a handler's write must not wait on us */
 		dbp_sockfd_connected(fd, sa, len);
+		dbp_tls_busy--;
 		if (watch && dbp_hook_enter(DBP_SHIM_MYSQL)) {
 			follow(fd, sa, len, t0);
 			if (dbp_fdwatch_get(fd)) /* its writes take the path that reads them */
@@ -379,7 +381,7 @@ DBP_EXPORT int socket(int domain, int type, int proto)
 	int fd = real_socket(domain, type, proto);
 	if (fd >= 0) {
 		if (domain == AF_INET || domain == AF_INET6 || domain == AF_UNIX)
-			dbp_sockfd_created(fd, type, 0);
+			dbp_sockfd_created(fd, 0);
 		else
 			dbp_sockfd_set(fd, DBP_FD_OTHER);
 	}
@@ -406,7 +408,7 @@ DBP_EXPORT int accept(int fd, struct sockaddr *sa, socklen_t *len)
 		return (int)syscall(SYS_accept, fd, sa, len);
 	int c = real_accept(fd, sa, len);
 	if (c >= 0)
-		dbp_sockfd_created(c, SOCK_STREAM, 1);
+		dbp_sockfd_created(c, 1);
 	return c;
 }
 
@@ -416,7 +418,7 @@ DBP_EXPORT int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 		return (int)syscall(SYS_accept4, fd, sa, len, flags);
 	int c = real_accept4(fd, sa, len, flags);
 	if (c >= 0)
-		dbp_sockfd_created(c, SOCK_STREAM, 1);
+		dbp_sockfd_created(c, 1);
 	return c;
 }
 
@@ -425,7 +427,7 @@ static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
 	int rc = real ? real(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
 	if (rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
-		dbp_sockfd_set(rc, dbp_sockfd_get(fd)); /* a copy: the same kind, the same peer */
+		dbp_sockfd_copy(fd, rc); /* a copy: the same kind, the same peer */
 	return rc;
 }
 

@@ -99,7 +99,7 @@ static void expect_defaults_except(const struct dbp_config *c, const char *excep
 	if (strcmp(except, "DBPROBE_LOG"))
 		cr_assert_eq(c->log, 0);
 	if (strcmp(except, "DBPROBE_BUFFER_KB"))
-		cr_assert_eq(c->buffer_bytes, 262144);
+		cr_assert_eq(c->buffer_bytes, 524288);
 	if (strcmp(except, "DBPROBE_SOCKET"))
 		cr_assert_str_eq(c->socket_path, "/tmp/dbprobe.sock");
 	if (strcmp(except, "OTEL_SERVICE_NAME"))
@@ -141,7 +141,7 @@ Test(config, defaults_when_nothing_is_set)
 	load_quiet(&c);
 	expect_defaults_except(&c, "");
 	cr_assert_eq(DBP_DEFAULT_SLOW_MS, 100);
-	cr_assert_eq(DBP_DEFAULT_BUFFER_KB, 256);
+	cr_assert_eq(DBP_DEFAULT_BUFFER_KB, 512);
 	cr_assert_str_eq(DBP_DEFAULT_SOCKET, "/tmp/dbprobe.sock");
 	cr_assert_str_not_empty(c.service);
 	cr_assert_null(strchr(c.service, '/'), "service is a basename: %s", c.service);
@@ -453,7 +453,7 @@ Test(config, buffer_kb_invalid)
 {
 	const char *bad[] = { "", "0", "15", "1048577", "-16", "16k", "4294967296", " 64" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		expect_warning("DBPROBE_BUFFER_KB", bad[i], "256");
+		expect_warning("DBPROBE_BUFFER_KB", bad[i], "512");
 }
 
 Test(config, socket_invalid)
