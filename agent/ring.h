@@ -89,10 +89,13 @@ static inline void dbp_ring_commit(void)
 	__atomic_store_n(&r->head, h, __ATOMIC_RELEASE);
 	/* The sender read the slots ahead on its own core, so their lines are shared there:
 	 * asking for ownership now keeps the later write from stalling the program's stores. */
+	/* A record is two lines: both are asked for. */
 #if defined(__x86_64__)
 	__asm__ volatile("prefetchw %0" : : "m"(r->recs[(h + 8) & r->mask]));
+	__asm__ volatile("prefetchw %0" : : "m"(((const char *)&r->recs[(h + 8) & r->mask])[64]));
 #else
 	__builtin_prefetch(&r->recs[(h + 8) & r->mask], 1, 3);
+	__builtin_prefetch((const char *)&r->recs[(h + 8) & r->mask] + 64, 1, 3);
 #endif
 	/* Every half ring, nudge the sender: one syscall per thousands of records. */
 	if (__builtin_expect((h & (r->mask >> 1)) == 0, 0))
