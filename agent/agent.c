@@ -16,6 +16,7 @@
 #include "ptrmap.h"
 #include "ring.h"
 #include "sender.h"
+#include "stack.h"
 
 int dbp_state = DBP_ST_NOT_READY;
 unsigned dbp_armed_shims;
@@ -57,10 +58,12 @@ static void fork_prepare(void)
 	dbp_ptrmap_lock_all();
 	dbp_fdwatch_lock();
 	dbp_peer_lock();
+	dbp_stack_lock();
 }
 
 static void fork_parent(void)
 {
+	dbp_stack_unlock();
 	dbp_peer_unlock();
 	dbp_fdwatch_unlock();
 	dbp_ptrmap_unlock_all();
@@ -72,6 +75,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+	dbp_stack_unlock();
 	dbp_peer_unlock();
 	dbp_fdwatch_unlock();
 	dbp_ptrmap_unlock_all();

@@ -9,6 +9,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "stack.h"
 
 struct dbp_config dbp_cfg;
 
@@ -121,6 +122,8 @@ void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
 	cfg->qtext = DBP_QTEXT_NORMALIZED;
 	cfg->slow_ns = DBP_DEFAULT_SLOW_MS * 1000000ull;
 	cfg->buffer_bytes = DBP_DEFAULT_BUFFER_KB * 1024ull;
+	cfg->stacks = DBP_STACKS_SAMPLED;
+	cfg->stack_depth = DBP_DEFAULT_STACK_DEPTH;
 	strcpy(cfg->socket_path, DBP_DEFAULT_SOCKET);
 
 	if ((v = env("DBPROBE_DISABLE"))) {
@@ -179,6 +182,28 @@ void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
 			dbp_warn("DBPROBE_BUFFER_KB='%s' is not a whole number from 16 to 1048576; "
 				 "using the default %d",
 				 shown(v), DBP_DEFAULT_BUFFER_KB);
+	}
+	if ((v = env("DBPROBE_STACKS"))) {
+		if (!strcasecmp(v, "sampled"))
+			cfg->stacks = DBP_STACKS_SAMPLED;
+		else if (!strcasecmp(v, "off"))
+			cfg->stacks = DBP_STACKS_OFF;
+		else if (!strcasecmp(v, "all"))
+			cfg->stacks = DBP_STACKS_ALL;
+		else
+			dbp_warn(
+				"DBPROBE_STACKS='%s' is not off, sampled or all; using the default "
+				"sampled",
+				shown(v));
+	}
+	if ((v = env("DBPROBE_STACK_DEPTH"))) {
+		if (parse_uint(v, 1, DBP_STACK_MAX, &n) == 0)
+			cfg->stack_depth = (int)n;
+		else
+			dbp_warn("DBPROBE_STACK_DEPTH='%s' is not a whole number from 1 to %u; "
+				 "using "
+				 "the default %d",
+				 shown(v), DBP_STACK_MAX, DBP_DEFAULT_STACK_DEPTH);
 	}
 	if ((v = env("DBPROBE_SOCKET"))) {
 		if (*v && strlen(v) < sizeof cfg->socket_path)

@@ -14,12 +14,15 @@ struct dbp_config {
 	uint64_t slow_ns;      /* DBPROBE_SLOW_MS */
 	int log;               /* DBPROBE_LOG: 0 off, 1 info, 2 debug */
 	size_t buffer_bytes;   /* DBPROBE_BUFFER_KB: per-thread record buffer */
+	int stacks;            /* DBPROBE_STACKS: enum dbp_stacks_mode (stack.h) */
+	int stack_depth;       /* DBPROBE_STACK_DEPTH: frames kept, 1..DBP_STACK_MAX */
 	char socket_path[108]; /* DBPROBE_SOCKET (sun_path size) */
 	char service[256];     /* OTEL_SERVICE_NAME, default the executable's name */
 };
 
 #define DBP_DEFAULT_SOCKET "/tmp/dbprobe.sock"
 #define DBP_DEFAULT_SLOW_MS 100
+#define DBP_DEFAULT_STACK_DEPTH 32
 #define DBP_DEFAULT_BUFFER_KB 512 /* 4096 records of 128 bytes */
 
 extern struct dbp_config dbp_cfg;

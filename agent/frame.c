@@ -148,3 +148,46 @@ int dbp_frame_sockwrite(struct dbp_frame *f, const struct dbp_sockwrite *w)
 	r->h = h;
 	return 0;
 }
+
+uint32_t dbp_frame_module_size(size_t path_len, size_t build_id_len)
+{
+	return dbp_pad8((uint32_t)(sizeof(struct dbp_module) + path_len + build_id_len));
+}
+
+int dbp_frame_module(struct dbp_frame *f, uint64_t id, uint64_t base, const char *path,
+		     size_t path_len, const uint8_t *build_id, size_t build_id_len)
+{
+	if (path_len > DBP_STRING_MAX || build_id_len > DBP_BUILD_ID_MAX)
+		return -1;
+	struct dbp_module *r = reserve(f, DBP_REC_MODULE, 0, sizeof *r, path_len + build_id_len);
+	if (!r)
+		return -1;
+	r->id = id;
+	r->base = base;
+	r->path_len = (uint16_t)path_len;
+	r->build_id_len = (uint16_t)build_id_len;
+	memcpy((char *)(r + 1), path, path_len);
+	if (build_id_len)
+		memcpy((char *)(r + 1) + path_len, build_id, build_id_len);
+	return 0;
+}
+
+uint32_t dbp_frame_stack_size(unsigned nframes)
+{
+	return dbp_pad8(
+		(uint32_t)(sizeof(struct dbp_stack) + nframes * sizeof(struct dbp_wire_frame)));
+}
+
+int dbp_frame_stack(struct dbp_frame *f, uint64_t id, const struct dbp_wire_frame *frames,
+		    unsigned nframes)
+{
+	if (!nframes || nframes > DBP_STACK_MAX)
+		return -1;
+	struct dbp_stack *r = reserve(f, DBP_REC_STACK, 0, sizeof *r, nframes * sizeof *frames);
+	if (!r)
+		return -1;
+	r->id = id;
+	r->nframes = (uint16_t)nframes;
+	memcpy(r + 1, frames, nframes * sizeof *frames);
+	return 0;
+}

@@ -47,6 +47,12 @@ uint32_t dbp_frame_sock_size(unsigned nerr);
 /* A SOCKET record: s's header is ignored, errs holds s->nerr entries. */
 int dbp_frame_sock(struct dbp_frame *f, const struct dbp_sock *s, const struct dbp_sock_err *errs);
 int dbp_frame_sockwrite(struct dbp_frame *f, const struct dbp_sockwrite *w);
+uint32_t dbp_frame_module_size(size_t path_len, size_t build_id_len);
+int dbp_frame_module(struct dbp_frame *f, uint64_t id, uint64_t base, const char *path,
+		     size_t path_len, const uint8_t *build_id, size_t build_id_len);
+uint32_t dbp_frame_stack_size(unsigned nframes);
+int dbp_frame_stack(struct dbp_frame *f, uint64_t id, const struct dbp_wire_frame *frames,
+		    unsigned nframes);
 int dbp_frame_drops(struct dbp_frame *f, const uint64_t count[DBP_DROP_REASON_COUNT]);
 
 #endif

@@ -13,7 +13,8 @@ struct dbp_query_ent {
 	uint32_t sent_gen; /* connection generation on which it was last sent (sender only) */
 	uint32_t text_len;
 	uint16_t summary_len;
-	uint16_t flags; /* DBP_QUERY_TRUNCATED */
+	uint16_t flags;  /* DBP_QUERY_TRUNCATED */
+	uint32_t stacks; /* stacks captured for it (the sampled policy's first calls) */
 	const char *text;
 	const char *summary;
 };

@@ -7,6 +7,7 @@
 
 #include "agent.h"
 #include "intern.h"
+#include "stack.h"
 #include "wire.h"
 
 enum dbp_rec_kind {
@@ -16,7 +17,7 @@ enum dbp_rec_kind {
 
 /* A call as the application thread leaves it: raw ticks and pointers, no encoding. The sender
  * turns it into a wire record; the hot path only copies two cache lines. A shim filling a slot
- * in place sets every field up to io_ticks. */
+ * in place sets every field up to io_ticks, and stack. */
 struct dbp_rec {
 	const struct dbp_query_ent *query; /* &dbp_query_none for a connection */
 	const struct dbp_target_ent *target;
@@ -33,7 +34,9 @@ struct dbp_rec {
 	uint64_t io_bytes; /* socket bytes written inside the call (a SOCKWRITE's own) */
 	uint64_t io_ticks;
 	uint32_t peer; /* SOCKWRITE: a dbp_peer index */
-	uint8_t reserved[44];
+	uint32_t reserved0;
+	const struct dbp_stack_ent *stack; /* NULL: none captured */
+	uint8_t reserved[32];
 };
 
 struct dbp_ring {
@@ -85,6 +88,13 @@ static inline struct dbp_rec *dbp_ring_reserve(void)
 static inline void dbp_ring_commit(void)
 {
 	struct dbp_ring *r = dbp_tls_ring;
+	/* Who made the call, when it is worth knowing (stack.h): the hook's caller's frames
+	 * are still on this thread's stack. */
+	struct dbp_rec *rec = &r->recs[r->head & r->mask];
+	rec->stack = rec->kind == DBP_RK_CALL && !(rec->flags & DBP_CALL_CONNECT)
+			     ? dbp_stack_for(rec->query, rec->flags & DBP_CALL_ERROR, rec->dur,
+					     rec->t0 + rec->dur)
+			     : NULL;
 	uint64_t h = r->head + 1;
 	__atomic_store_n(&r->head, h, __ATOMIC_RELEASE);
 	/* The sender read the slots ahead on its own core, so their lines are shared there:

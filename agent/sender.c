@@ -26,6 +26,7 @@
 #include "peer.h"
 #include "ring.h"
 #include "sockstat.h"
+#include "stack.h"
 
 #define CYCLE_MS 50        /* idle wake-up: bounds how stale metrics get */
 #define BACKOFF_MIN_MS 100 /* first reconnect delay, doubled up to BACKOFF_MAX_MS */
@@ -198,8 +199,31 @@ static int define(const struct dbp_rec *r)
 		need += dbp_frame_string_size(srv->len);
 	if (err && err->sent_gen != gen)
 		need += dbp_frame_string_size(err->len);
+	const struct dbp_stack_ent *stk = r->stack && r->stack->sent_gen != gen ? r->stack : NULL;
+	if (stk) {
+		need += dbp_frame_stack_size(stk->nframes);
+		for (unsigned i = 0; i < stk->nframes; i++) {
+			const struct dbp_module_ent *m = stk->f[i].mod;
+			if (m->sent_gen != gen) /* counted once per frame: room to spare is fine */
+				need += dbp_frame_module_size(m->path_len, m->build_id_len);
+		}
+	}
 	if (frame_make_room(need) < 0)
 		return -1;
+	if (stk) {
+		struct dbp_wire_frame wf[DBP_STACK_MAX];
+		for (unsigned i = 0; i < stk->nframes; i++) {
+			struct dbp_module_ent *m = (struct dbp_module_ent *)stk->f[i].mod;
+			if (m->sent_gen != gen) {
+				dbp_frame_module(&frame, m->id, m->base, m->path, m->path_len,
+						 m->build_id, m->build_id_len);
+				m->sent_gen = gen;
+			}
+			wf[i] = (struct dbp_wire_frame){ m->id, stk->f[i].offset };
+		}
+		dbp_frame_stack(&frame, stk->id, wf, stk->nframes);
+		((struct dbp_stack_ent *)stk)->sent_gen = gen;
+	}
 	/* Interned entries are immortal and only the sender writes sent_gen (under send_lock). */
 	if (new_q) {
 		dbp_frame_query(&frame, q->id, q->flags, q->text, q->text_len, q->summary,
@@ -302,6 +326,7 @@ static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *a
 		if (DBP_UNLIKELY(r->query->sent_gen != gen ||
 				 (r->target && r->target->sent_gen != gen) ||
 				 (r->err && r->err->sent_gen != gen) ||
+				 (r->stack && r->stack->sent_gen != gen) ||
 				 dbp_frame_room(&frame) < sizeof(struct dbp_call))) {
 			if (define(r) < 0) {
 				if (sock >= 0)
@@ -324,6 +349,7 @@ static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *a
 		c->duration_ns = dur;
 		c->rows_returned = r->rows;
 		c->rows_affected = r->affected;
+		c->stack_id = r->stack ? r->stack->id : 0;
 		c->write_bytes = r->io_bytes;
 		c->write_ns = r->io_ticks ? dbp_clock_ns(&clk, r->io_ticks) : 0;
 		c->tid = tid;

@@ -23,7 +23,7 @@
  */
 
 #define DBP_WIRE_MAGIC 0x31504244u /* "DBP1" read as a little-endian u32 */
-#define DBP_WIRE_VERSION 3u        /* 3: socket writes (SOCKET, SOCKWRITE), a CALL's own writes */
+#define DBP_WIRE_VERSION 4u        /* 4: call-site stacks (MODULE, STACK, CALL.stack_id) */
 #define DBP_FRAME_MAX 65536u       /* bytes in one frame, header included */
 #define DBP_TEXT_MAX 8192u   /* longest query text sent; longer ones are cut (flag TRUNCATED) */
 #define DBP_STRING_MAX 4096u /* longest namespace, error name, path or service name */
@@ -48,6 +48,8 @@ enum dbp_rec_type {
 	DBP_REC_DROPS = 5,
 	DBP_REC_SOCKET = 6,    /* socket writes aggregated per peer since the previous one */
 	DBP_REC_SOCKWRITE = 7, /* one socket write slower than DBPROBE_SLOW_MS */
+	DBP_REC_MODULE = 8,    /* a loaded object (executable, library) frames refer to */
+	DBP_REC_STACK = 9,     /* a call-site stack, interned */
 };
 
 /* Who is talking. Followed by exe (exe_len bytes) then service (service_len bytes). */
@@ -117,6 +119,7 @@ struct dbp_call {
 	uint64_t server_id;   /* a STRING id (kind SERVER), or 0: an in-process database */
 	uint64_t write_bytes; /* bytes the call itself wrote to sockets */
 	uint64_t write_ns;    /* time spent in those writes */
+	uint64_t stack_id;    /* a STACK id defined on this connection, or 0: none captured */
 	uint32_t tid;
 	uint8_t db_system; /* enum dbp_db_system */
 	uint8_t reserved;
@@ -181,6 +184,38 @@ struct dbp_sockwrite {
 	uint8_t direction;
 	uint8_t db_system;
 	uint8_t reserved[6];
+};
+
+/* A loaded object, defined once per connection before the first STACK that names it. A
+ * library loaded again at another address (dlclose, dlopen) is a new module with a new id.
+ * Followed by path (path_len bytes) then the GNU build-id (build_id_len bytes, may be 0). */
+struct dbp_module {
+	struct dbp_rec_hdr h;
+	uint64_t id;   /* nonzero */
+	uint64_t base; /* load bias: a frame's offset is its address minus this */
+	uint16_t path_len;
+	uint16_t build_id_len; /* <= DBP_BUILD_ID_MAX */
+	uint32_t reserved;
+};
+
+#define DBP_BUILD_ID_MAX 64
+#define DBP_STACK_MAX 128 /* frames in one STACK */
+
+/* One frame: a return address, as an offset into its module (the ELF virtual address for a
+ * shared object or PIE; the absolute address for a fixed executable). The call instruction is
+ * the byte before: symbolize offset - 1. */
+struct dbp_wire_frame {
+	uint64_t module_id; /* a MODULE id defined on this connection */
+	uint64_t offset;
+};
+
+/* A call-site stack, innermost frame (the database API's caller) first, defined once per
+ * connection before the first CALL that names it. Followed by nframes struct dbp_wire_frame. */
+struct dbp_stack {
+	struct dbp_rec_hdr h;
+	uint64_t id;      /* nonzero */
+	uint16_t nframes; /* 1..DBP_STACK_MAX */
+	uint16_t reserved[3];
 };
 
 /* Records dropped since the previous DROPS record this process managed to send. */

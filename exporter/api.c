@@ -120,6 +120,80 @@ static json_t *stmt_json(const struct dbp_stmt *st)
 	return o;
 }
 
+/* ---- call sites and stacks: symbolized after the store's lock is released (objfiles and stacks
+ * are never freed while the store lives; callers are copied under the lock) ---- */
+
+/* function, file, line, module of one frame. */
+static void frame_json(json_t *o, struct dbp_symbolizer *z, const struct dbp_callframe *f)
+{
+	struct dbp_sym sym;
+	if (dbp_sym_lookup(z, f->obj->path, f->obj->build_id, f->obj->build_id_len, f->offset,
+			   DBP_SYM_RETURN_ADDRESS, &sym) < 0)
+		sym = (struct dbp_sym){ .function = NULL };
+	json_object_set_new(o, "function", sym.function ? json_string(sym.function) : json_null());
+	json_object_set_new(o, "file", sym.file ? json_string(sym.file) : json_null());
+	json_object_set_new(o, "line", sym.line ? json_integer(sym.line) : json_null());
+	json_object_set_new(o, "module", json_string(f->obj->path));
+	dbp_sym_release(&sym);
+}
+
+static int by_calls_desc(const void *a, const void *b)
+{
+	const struct dbp_caller *x = a, *y = b;
+	if (x->calls != y->calls)
+		return x->calls < y->calls ? 1 : -1;
+	if (x->total_ns != y->total_ns)
+		return x->total_ns < y->total_ns ? 1 : -1;
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+/* The call sites of one statement, busiest first; "(other)" folds the sites past the cap. */
+static json_t *callers_json(struct dbp_symbolizer *z, struct dbp_caller *v, size_t n)
+{
+	if (n)
+		qsort(v, n, sizeof *v, by_calls_desc);
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_object();
+		if (v[i].site.obj) {
+			frame_json(o, z, &v[i].site);
+		} else {
+			json_object_set_new(o, "function", json_string("(other)"));
+			json_object_set_new(o, "file", json_null());
+			json_object_set_new(o, "line", json_null());
+			json_object_set_new(o, "module", json_null());
+		}
+		json_object_set_new(o, "calls", json_integer((json_int_t)v[i].calls));
+		json_object_set_new(o, "total_ms", json_real((double)v[i].total_ns / 1e6));
+		json_object_set_new(o, "stack_id",
+				    v[i].stack_id ? json_integer(v[i].stack_id) : json_null());
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+/* A statement's callers, copied under the store's lock; v NULL when it has none. */
+struct callers_copy {
+	json_t *entry; /* the statement's object, borrowed from the page */
+	struct dbp_caller *v;
+	size_t n;
+};
+
+/* -1 when out of memory. */
+static int copy_callers(struct callers_copy *c, json_t *entry, const struct dbp_stmt *st)
+{
+	c->entry = entry;
+	if (!st->callers)
+		return 0;
+	if (!(c->v = malloc((DBP_CALLERS_MAX + 1) * sizeof *c->v)))
+		return -1;
+	for (unsigned i = 0; i < st->ncallers; i++)
+		c->v[c->n++] = st->callers[i];
+	if (st->callers[DBP_CALLERS_MAX].calls)
+		c->v[c->n++] = st->callers[DBP_CALLERS_MAX];
+	return 0;
+}
+
 static void json_page(struct dbp_page *out, json_t *doc)
 {
 	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -171,17 +245,58 @@ void dbp_render_queries(struct dbp_store *s, const struct dbp_request *r, struct
 	json_t *arr = json_array();
 	pthread_mutex_lock(&s->lock);
 	dbp_htab_each(&s->stmts, collect, &c);
-	qsort(c.rows, c.n, sizeof *c.rows, by_key_desc);
-	for (size_t i = 0; i < c.n && i < (size_t)limit; i++)
-		json_array_append_new(arr, stmt_json(c.rows[i].st));
+	if (c.n) /* qsort wants a valid pointer even for 0 elements */
+		qsort(c.rows, c.n, sizeof *c.rows, by_key_desc);
+	size_t shown = c.n < (size_t)limit ? c.n : (size_t)limit;
+	struct callers_copy *cc = shown ? calloc(shown, sizeof *cc) : NULL;
+	if (shown && !cc)
+		out->body.oom = 1;
+	for (size_t i = 0; i < shown; i++) {
+		json_t *o = stmt_json(c.rows[i].st);
+		if (cc && copy_callers(&cc[i], o, c.rows[i].st) < 0)
+			out->body.oom = 1;
+		json_array_append_new(arr, o);
+	}
 	size_t total = c.n;
 	pthread_mutex_unlock(&s->lock);
 	free(c.rows);
+	for (size_t i = 0; cc && i < shown; i++) {
+		json_object_set_new(cc[i].entry, "callers", callers_json(s->sym, cc[i].v, cc[i].n));
+		free(cc[i].v);
+	}
+	free(cc);
 	json_t *doc = json_object();
 	json_object_set_new(doc, "sort", json_string(names[c.sort]));
 	json_object_set_new(doc, "total", json_integer((json_int_t)total));
 	json_object_set_new(doc, "queries", arr);
 	json_page(out, doc);
+}
+
+void dbp_render_stack(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out)
+{
+	const char *p = r->path + strlen("/stacks/");
+	char *end = NULL;
+	unsigned long long id = 0;
+	if (*p >= '0' && *p <= '9') /* strtoull would take "+3", " 3" and "-3" */
+		id = strtoull(p, &end, 10);
+	pthread_mutex_lock(&s->lock);
+	const struct dbp_callstack *cs = id && !*end ? dbp_store_callstack_get(s, id) : NULL;
+	pthread_mutex_unlock(&s->lock);
+	if (!cs) {
+		json_page(out, json_pack("{s:s}", "error", "no such stack"));
+		out->status = 404;
+		return;
+	}
+	json_t *frames = json_array();
+	for (uint32_t i = 0; i < cs->nframes; i++) {
+		char off[24];
+		json_t *o = json_object();
+		frame_json(o, s->sym, &cs->frames[i]);
+		snprintf(off, sizeof off, "0x%llx", (unsigned long long)cs->frames[i].offset);
+		json_object_set_new(o, "offset", json_string(off));
+		json_array_append_new(frames, o);
+	}
+	json_page(out, json_pack("{s:I, s:o}", "id", (json_int_t)cs->id, "frames", frames));
 }
 
 void dbp_render_healthz(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out)

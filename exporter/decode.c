@@ -104,14 +104,41 @@ static int check_record(const struct dbp_rec_hdr *h, const char *p, const char *
 	case DBP_REC_SOCKWRITE:
 		fixed = sizeof(struct dbp_sockwrite);
 		break;
+	case DBP_REC_MODULE: {
+		const struct dbp_module *r = (const void *)p;
+		fixed = sizeof *r;
+		if (h->len >= fixed) {
+			if (r->path_len > DBP_STRING_MAX)
+				return bad(why, "module path over the limit");
+			if (r->build_id_len > DBP_BUILD_ID_MAX)
+				return bad(why, "build-id over the limit");
+			if (!r->id)
+				return bad(why, "module id 0");
+			tail = (size_t)r->path_len + r->build_id_len;
+		}
+		break;
+	}
+	case DBP_REC_STACK: {
+		const struct dbp_stack *r = (const void *)p;
+		fixed = sizeof *r;
+		if (h->len >= fixed) {
+			if (!r->nframes || r->nframes > DBP_STACK_MAX)
+				return bad(why, "stack frame count out of range");
+			if (!r->id)
+				return bad(why, "stack id 0");
+			tail = (size_t)r->nframes * sizeof(struct dbp_wire_frame);
+		}
+		break;
+	}
 	default:
 		return 0;
 	}
 	if (h->len < fixed)
 		return bad(why, "record shorter than its type");
 	if (fixed + tail > h->len)
-		return bad(why, h->type == DBP_REC_SOCKET ? "socket errors run past its end"
-							  : "record strings run past its end");
+		return bad(why, h->type == DBP_REC_SOCKET  ? "socket errors run past its end"
+				: h->type == DBP_REC_STACK ? "stack frames run past its end"
+							   : "record strings run past its end");
 	/* Fields beyond lengths, now that the whole record is known to be there. */
 	if (h->type == DBP_REC_SOCKET)
 		return check_sock((const void *)p, why);
@@ -159,6 +186,18 @@ static int deliver(const struct dbp_rec_hdr *h, const char *p, const struct dbp_
 	}
 	case DBP_REC_SOCKWRITE:
 		return ops->sockwrite ? ops->sockwrite(ctx, (const void *)p) : 0;
+	case DBP_REC_MODULE: {
+		const struct dbp_module *r = (const void *)p;
+		const char *s = (const char *)(r + 1);
+		if (!ops->module)
+			return 0;
+		return ops->module(ctx, r, (struct dbp_str_view){ s, r->path_len },
+				   (struct dbp_str_view){ s + r->path_len, r->build_id_len });
+	}
+	case DBP_REC_STACK: {
+		const struct dbp_stack *r = (const void *)p;
+		return ops->stack ? ops->stack(ctx, r, (const void *)(r + 1)) : 0;
+	}
 	}
 	return 0;
 }

@@ -24,6 +24,11 @@ struct dbp_decode_ops {
 	/* errs: the record's s->nerr error counts, right after it. */
 	int (*sock)(void *ctx, const struct dbp_sock *s, const struct dbp_sock_err *errs);
 	int (*sockwrite)(void *ctx, const struct dbp_sockwrite *w);
+	/* build_id: raw bytes, m->build_id_len of them (0: the module has none). */
+	int (*module)(void *ctx, const struct dbp_module *m, struct dbp_str_view path,
+		      struct dbp_str_view build_id);
+	/* frames: the record's s->nframes frames, right after it. */
+	int (*stack)(void *ctx, const struct dbp_stack *s, const struct dbp_wire_frame *frames);
 };
 
 /* Walks every record of buf[0..len). Each callback returns 0 to go on, -1 to reject the frame.
@@ -31,8 +36,9 @@ struct dbp_decode_ops {
  * checked whole before any callback runs, so a rejected frame has no partial effect, except
  * where a callback itself rejects. Records of unknown types are skipped (newer agents), and so
  * are records whose callback is NULL. Besides lengths, the checks cover what needs no state:
- * enum values of SOCKET and SOCKWRITE, and a SOCKET's counts adding up. Ids are the
- * callbacks' to resolve. */
+ * enum values of SOCKET and SOCKWRITE, a SOCKET's counts adding up, nonzero MODULE and STACK
+ * ids, a STACK's frame count (1..DBP_STACK_MAX). Ids named by other records are the callbacks'
+ * to resolve. */
 int dbp_decode_frame(const void *buf, size_t len, const struct dbp_decode_ops *ops, void *ctx,
 		     const char **why);
 

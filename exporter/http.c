@@ -15,9 +15,9 @@ struct dbp_http {
 };
 
 static const struct dbp_route routes[] = {
-	{ "/metrics", dbp_render_metrics }, { "/queries", dbp_render_queries },
-	{ "/sockets", dbp_render_sockets }, { "/agents", dbp_render_agents },
-	{ "/healthz", dbp_render_healthz },
+	{ "/metrics", dbp_render_metrics, 0 }, { "/queries", dbp_render_queries, 0 },
+	{ "/sockets", dbp_render_sockets, 0 }, { "/agents", dbp_render_agents, 0 },
+	{ "/healthz", dbp_render_healthz, 0 }, { "/stacks/", dbp_render_stack, 1 },
 };
 
 static const char *req_arg(const struct dbp_request *r, const char *name)
@@ -53,7 +53,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	} else {
 		size_t i;
 		for (i = 0; i < sizeof routes / sizeof routes[0]; i++)
-			if (!strcmp(url, routes[i].path))
+			if (routes[i].prefix ? !strncmp(url, routes[i].path, strlen(routes[i].path))
+					     : !strcmp(url, routes[i].path))
 				break;
 		if (i < sizeof routes / sizeof routes[0]) {
 			struct dbp_request r = { .path = url, .arg = req_arg, .impl = conn };
@@ -66,7 +67,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			}
 		} else {
 			dbp_buf_puts(&page.body, "not found; try /metrics, /queries, /sockets, "
-						 "/agents or /healthz\n");
+						 "/agents, /stacks/<id> or /healthz\n");
 		}
 	}
 	enum MHD_Result rc = reply(conn, &page);

@@ -35,6 +35,12 @@ struct qtext {
 	const char *text, *summary; /* interned */
 };
 
+/* A STACK this connection defined. */
+struct cstack {
+	const struct dbp_callstack *cs; /* NULL when the store keeps no more stacks */
+	struct dbp_callframe site;      /* its first frame: the call site */
+};
+
 struct conn {
 	int fd;
 	int hello;
@@ -43,6 +49,8 @@ struct conn {
 	struct dbp_agent *agent;   /* NULL until HELLO */
 	struct dbp_idmap queries;  /* id -> struct qtext * */
 	struct dbp_idmap strings;  /* (id, kind) -> interned string */
+	struct dbp_idmap modules;  /* id -> const struct dbp_objfile * (the store's) */
+	struct dbp_idmap stacks;   /* id -> struct cstack * */
 	struct call_cache cache[CACHE_SLOTS];
 	struct dbp_ingest *in;
 };
@@ -151,12 +159,56 @@ static int on_string(void *ctx, const struct dbp_string *s, struct dbp_str_view 
 	return dbp_idmap_put(&c->strings, string_key(s->id, s->kind), (void *)v);
 }
 
+static int on_module(void *ctx, const struct dbp_module *m, struct dbp_str_view path,
+		     struct dbp_str_view build_id)
+{
+	struct conn *c = ctx;
+	struct dbp_store *st = c->in->store;
+	if (!c->hello)
+		return -1;
+	st->records++;
+	const char *p = intern_utf8(st, path.p, path.len);
+	const struct dbp_objfile *o =
+		dbp_store_objfile(st, p, strlen(p), (const uint8_t *)build_id.p, build_id.len);
+	return dbp_idmap_put(&c->modules, m->id, (void *)o);
+}
+
+static int on_stack(void *ctx, const struct dbp_stack *s, const struct dbp_wire_frame *frames)
+{
+	struct conn *c = ctx;
+	struct dbp_store *st = c->in->store;
+	if (!c->hello)
+		return -1;
+	st->records++;
+	struct dbp_callframe f[DBP_STACK_MAX];
+	for (unsigned i = 0; i < s->nframes; i++) {
+		f[i].obj = dbp_idmap_get(&c->modules, frames[i].module_id);
+		if (!f[i].obj)
+			return -1; /* a module this connection never defined */
+		f[i].offset = frames[i].offset;
+	}
+	struct cstack *cs = dbp_idmap_get(&c->stacks, s->id);
+	if (!cs) {
+		cs = malloc(sizeof *cs);
+		if (!cs || dbp_idmap_put(&c->stacks, s->id, cs) < 0) {
+			free(cs);
+			return -1;
+		}
+	}
+	cs->cs = dbp_store_callstack(st, f, s->nframes);
+	cs->site = f[0];
+	return 0;
+}
+
 static int on_call(void *ctx, const struct dbp_call *call)
 {
 	struct conn *c = ctx;
 	struct dbp_store *st = c->in->store;
 	if (!c->hello || call->db_system >= DBP_DB_SYSTEM_COUNT)
 		return -1;
+	const struct cstack *stack = NULL;
+	if (call->stack_id && !(stack = dbp_idmap_get(&c->stacks, call->stack_id)))
+		return -1; /* a stack this connection never defined */
 	uint64_t errid = call->h.flags & DBP_CALL_ERROR ? call->error_id : 0;
 	uint16_t connect = call->h.flags & DBP_CALL_CONNECT;
 	size_t slot = (size_t)((call->query_id ^ call->namespace_id * 31 ^ errid * 17 ^
@@ -223,6 +275,9 @@ static int on_call(void *ctx, const struct dbp_call *call)
 		c->agent->calls++;
 		c->agent->errors += errid != 0;
 	}
+	if (stack && cc->stmt)
+		dbp_store_caller(cc->stmt, &stack->site, stack->cs ? stack->cs->id : 0,
+				 call->duration_ns);
 	if (dbp_slowlog_wants(c->in->slowlog, call) && cc->stmt) {
 		struct dbp_slow_call sc = {
 			.service = c->service,
@@ -233,6 +288,8 @@ static int on_call(void *ctx, const struct dbp_call *call)
 			.error_type = cc->series ? cc->series->error_type : NULL,
 			.pid = c->pid,
 			.call = call,
+			.stack = stack ? stack->cs : NULL,
+			.sym = st->sym,
 		};
 		dbp_slowlog_write(c->in->slowlog, &sc);
 	}
@@ -331,9 +388,12 @@ static const struct dbp_decode_ops ops = {
 	.drops = on_drops,
 	.sock = on_sock,
 	.sockwrite = on_sockwrite,
+	.module = on_module,
+	.stack = on_stack,
 };
 
-static void conn_free_qtext(uint64_t id, void *v, void *arg)
+/* Frees a value of the queries or stacks map. */
+static void conn_free_value(uint64_t id, void *v, void *arg)
 {
 	(void)id;
 	(void)arg;
@@ -351,9 +411,12 @@ static void conn_close(struct dbp_ingest *in, struct conn *c)
 	if (c->agent)
 		c->agent->disconnected_unix_ns = now_unix_ns();
 	pthread_mutex_unlock(&in->store->lock);
-	dbp_idmap_each(&c->queries, conn_free_qtext, NULL);
+	dbp_idmap_each(&c->queries, conn_free_value, NULL);
 	dbp_idmap_free(&c->queries);
 	dbp_idmap_free(&c->strings);
+	dbp_idmap_free(&c->modules);
+	dbp_idmap_each(&c->stacks, conn_free_value, NULL);
+	dbp_idmap_free(&c->stacks);
 	free(c);
 }
 

@@ -36,7 +36,8 @@ static void usage(FILE *f)
 		"  -V, --version              version\n"
 		"\n"
 		"HTTP: /metrics (Prometheus), /queries?sort=total|calls|mean|p99|errors&limit=N,\n"
-		"/sockets, /agents, /healthz. SIGTERM or SIGINT stop it and remove the socket.\n",
+		"/sockets, /agents, /stacks/ID, /healthz. SIGTERM or SIGINT stop it and remove\n"
+		"the socket.\n",
 		DEFAULT_SOCKET, DEFAULT_LISTEN, DEFAULT_MAX_FINGERPRINTS);
 }
 

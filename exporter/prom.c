@@ -243,6 +243,13 @@ void dbp_render_metrics(struct dbp_store *s, const struct dbp_request *r, struct
 	       "Distinct fingerprints folded into the \"other\" entry over the cap.");
 	dbp_buf_printf(b, "dbprobe_fingerprints_folded_total %llu\n",
 		       (unsigned long long)s->folded_fingerprints);
+	family(b, "dbprobe_stacks", "gauge", "Distinct call-site stacks kept (/stacks/<id>).");
+	dbp_buf_printf(b, "dbprobe_stacks %u\n", s->nstacks);
+	family(b, "dbprobe_stacks_dropped_total", "counter",
+	       "Stacks agents defined that were not kept, over the cap (their calls still count "
+	       "per call site).");
+	dbp_buf_printf(b, "dbprobe_stacks_dropped_total %llu\n",
+		       (unsigned long long)s->stacks_dropped);
 	family(b, "dbprobe_exporter_start_time_seconds", "gauge",
 	       "Unix time the exporter started.");
 	dbp_buf_printf(b, "dbprobe_exporter_start_time_seconds %.3f\n",

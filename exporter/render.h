@@ -21,6 +21,7 @@ struct dbp_page {
 struct dbp_route {
 	const char *path;
 	void (*render)(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
+	int prefix; /* path is a prefix: "/stacks/" serves "/stacks/3" (r->path is the whole) */
 };
 
 /* Implemented in prom.c and api.c. */
@@ -28,6 +29,8 @@ void dbp_render_metrics(struct dbp_store *s, const struct dbp_request *r, struct
 void dbp_render_queries(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
 void dbp_render_sockets(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
 void dbp_render_agents(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
+/* GET /stacks/<id>: one interned stack, symbolized; 404 JSON for an unknown id. */
+void dbp_render_stack(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
 void dbp_render_healthz(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
 
 #endif

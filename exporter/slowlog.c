@@ -2,6 +2,7 @@
 #include "slowlog.h"
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <time.h>
 
 int dbp_slowlog_wants(const struct dbp_slowlog *l, const struct dbp_call *c)
@@ -45,6 +46,32 @@ static void put_line(struct dbp_slowlog *l, json_t *o)
 	json_decref(o);
 }
 
+/* ["function (file:line)", ...], innermost first; "function" alone when the source is unknown.
+ * Symbolized here, on the ingest thread: the symbolizer caches, so a stack costs its lookups
+ * once. */
+static json_t *stack_json(struct dbp_symbolizer *z, const struct dbp_callstack *cs)
+{
+	json_t *a = json_array();
+	for (uint32_t i = 0; i < cs->nframes; i++) {
+		const struct dbp_callframe *f = &cs->frames[i];
+		struct dbp_sym sym;
+		char *s = NULL;
+		if (dbp_sym_lookup(z, f->obj->path, f->obj->build_id, f->obj->build_id_len,
+				   f->offset, DBP_SYM_RETURN_ADDRESS, &sym) == 0) {
+			int rc = sym.file && sym.line ? asprintf(&s, "%s (%s:%u)", sym.function,
+								 sym.file, sym.line)
+				 : sym.file ? asprintf(&s, "%s (%s)", sym.function, sym.file)
+					    : asprintf(&s, "%s", sym.function);
+			if (rc < 0)
+				s = NULL;
+			dbp_sym_release(&sym);
+		}
+		json_array_append_new(a, json_string(s ? s : "?"));
+		free(s);
+	}
+	return a;
+}
+
 void dbp_slowlog_write(struct dbp_slowlog *l, const struct dbp_slow_call *sc)
 {
 	const struct dbp_call *c = sc->call;
@@ -59,6 +86,8 @@ void dbp_slowlog_write(struct dbp_slowlog *l, const struct dbp_slow_call *sc)
 			      (json_int_t)c->rows_affected, "tid", (json_int_t)c->tid);
 	if (o && sc->error_type)
 		json_object_set_new(o, "error_type", json_string(sc->error_type));
+	if (o && sc->stack)
+		json_object_set_new(o, "stack", stack_json(sc->sym, sc->stack));
 	put_line(l, o);
 }
 

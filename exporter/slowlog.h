@@ -1,4 +1,5 @@
-/* slowlog: slow calls and slow socket writes as JSON lines, one object per line. */
+/* slowlog: slow calls (with their stacks, symbolized) and slow socket writes as JSON lines, one
+ * object per line. */
 #ifndef DBPROBE_SLOWLOG_H
 #define DBPROBE_SLOWLOG_H
 
@@ -17,6 +18,8 @@ struct dbp_slow_call {
 	const char *service, *exe, *ns, *text, *summary, *error_type; /* error_type may be NULL */
 	uint32_t pid;
 	const struct dbp_call *call;
+	const struct dbp_callstack *stack; /* NULL: none; else symbolized into "stack" */
+	struct dbp_symbolizer *sym;        /* NULL: frames as module+offset */
 };
 
 /* Whether this call goes to the log. */

@@ -31,12 +31,16 @@ void dbp_store_init(struct dbp_store *s, unsigned max_fingerprints)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	s->start_unix_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	dbp_sockstore_init(&s->socks, max_fingerprints, dbp_store_intern(s, "(other)", 7));
+	s->other_obj.path = dbp_store_intern(s, "(other)", 7);
+	/* NULL (out of memory) leaves every frame as module+offset: see api.c. */
+	s->sym = dbp_symbolizer_new(NULL);
 }
 
 static void free_stmt(struct dbp_hnode *n, void *arg)
 {
 	(void)arg;
 	dbp_sketch_free(&((struct dbp_stmt *)n)->sketch);
+	free(((struct dbp_stmt *)n)->callers);
 	free(n);
 }
 
@@ -49,6 +53,10 @@ void dbp_store_free(struct dbp_store *s)
 	dbp_htab_free(&s->conns);
 	dbp_htab_free(&s->strings);
 	dbp_htab_free(&s->folded);
+	dbp_htab_free(&s->objfiles);
+	dbp_htab_free(&s->stacks);
+	free(s->stack_ids);
+	dbp_symbolizer_free(s->sym);
 	while (s->agents) {
 		struct dbp_agent *a = s->agents;
 		s->agents = a->next;
@@ -239,4 +247,107 @@ struct dbp_agent *dbp_store_agent_new(struct dbp_store *s)
 double dbp_stmt_stddev_ns(const struct dbp_stmt *st)
 {
 	return st->calls ? sqrt(st->m2 / (double)st->calls) : 0;
+}
+
+/* ---- call stacks ---- */
+
+const struct dbp_objfile *dbp_store_objfile(struct dbp_store *s, const char *path, size_t len,
+					    const uint8_t *bid, size_t bid_len)
+{
+	if (bid_len > DBP_BUILD_ID_MAX)
+		return &s->other_obj;
+	const char *p = dbp_store_intern(s, path, len);
+	uint64_t h = mix((uintptr_t)p, dbp_hash_bytes((const char *)bid, bid_len));
+	for (struct dbp_hnode *n = dbp_htab_first(&s->objfiles, h); n; n = n->next) {
+		struct dbp_objfile *o = (struct dbp_objfile *)n;
+		if (n->hash == h && o->path == p && o->build_id_len == bid_len &&
+		    (!bid_len || !memcmp(o->build_id, bid, bid_len)))
+			return o;
+	}
+	if (s->nobjfiles >= DBP_OBJFILES_MAX)
+		return &s->other_obj;
+	struct dbp_objfile *o = calloc(1, sizeof *o);
+	if (!o)
+		return &s->other_obj;
+	o->node.hash = h;
+	o->path = p;
+	o->build_id_len = (uint16_t)bid_len;
+	if (bid_len) /* bid may be NULL then */
+		memcpy(o->build_id, bid, bid_len);
+	if (dbp_htab_add(&s->objfiles, &o->node) < 0) {
+		free(o);
+		return &s->other_obj;
+	}
+	s->nobjfiles++;
+	return o;
+}
+
+static uint64_t frames_hash(const struct dbp_callframe *f, unsigned n)
+{
+	uint64_t h = n;
+	for (unsigned i = 0; i < n; i++)
+		h = mix(mix(h, (uintptr_t)f[i].obj), f[i].offset);
+	return h;
+}
+
+const struct dbp_callstack *dbp_store_callstack(struct dbp_store *s, const struct dbp_callframe *f,
+						unsigned n)
+{
+	uint64_t h = frames_hash(f, n);
+	for (struct dbp_hnode *x = dbp_htab_first(&s->stacks, h); x; x = x->next) {
+		struct dbp_callstack *cs = (struct dbp_callstack *)x;
+		if (x->hash == h && cs->nframes == n && !memcmp(cs->frames, f, n * sizeof *f))
+			return cs;
+	}
+	if (s->nstacks >= DBP_STACKS_MAX) {
+		s->stacks_dropped++;
+		return NULL;
+	}
+	if (s->nstacks == s->stacks_cap) {
+		uint32_t cap = s->stacks_cap ? s->stacks_cap * 2 : 64;
+		struct dbp_callstack **v = realloc(s->stack_ids, cap * sizeof *v);
+		if (!v)
+			return NULL;
+		s->stack_ids = v;
+		s->stacks_cap = cap;
+	}
+	struct dbp_callstack *cs = malloc(sizeof *cs + n * sizeof *f);
+	if (!cs)
+		return NULL;
+	cs->node.hash = h;
+	cs->id = s->nstacks + 1;
+	cs->nframes = n;
+	memcpy(cs->frames, f, n * sizeof *f);
+	if (dbp_htab_add(&s->stacks, &cs->node) < 0) {
+		free(cs);
+		return NULL;
+	}
+	s->stack_ids[s->nstacks++] = cs;
+	return cs;
+}
+
+const struct dbp_callstack *dbp_store_callstack_get(const struct dbp_store *s, uint64_t id)
+{
+	return id >= 1 && id <= s->nstacks ? s->stack_ids[id - 1] : NULL;
+}
+
+void dbp_store_caller(struct dbp_stmt *st, const struct dbp_callframe *site, uint32_t stack_id,
+		      uint64_t duration_ns)
+{
+	if (!st->callers && !(st->callers = calloc(DBP_CALLERS_MAX + 1, sizeof *st->callers)))
+		return;
+	struct dbp_caller *c = NULL;
+	for (unsigned i = 0; i < st->ncallers && !c; i++)
+		if (st->callers[i].site.obj == site->obj &&
+		    st->callers[i].site.offset == site->offset)
+			c = &st->callers[i];
+	if (!c) {
+		c = &st->callers[st->ncallers < DBP_CALLERS_MAX ? st->ncallers++ : DBP_CALLERS_MAX];
+		if (c != &st->callers[DBP_CALLERS_MAX])
+			c->site = *site;
+	}
+	if (!c->stack_id)
+		c->stack_id = stack_id;
+	c->calls++;
+	c->total_ns += duration_ns;
 }

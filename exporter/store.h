@@ -1,7 +1,8 @@
-/* store: statistics per (where, fingerprint), as pg_stat_statements keeps them, the Prometheus
- * series per (where, summary, error type), connection create times per (where, error type),
- * socket writes (sockstore.h), and the exporter's own counters. One lock; ingest holds it per
- * frame, readers per request. */
+/* store: statistics per (where, fingerprint), as pg_stat_statements keeps them, with their call
+ * sites, the Prometheus series per (where, summary, error type), connection create times per
+ * (where, error type), socket writes (sockstore.h), the call stacks agents sent (interned across
+ * agents), and the exporter's own counters. One lock; ingest holds it per frame, readers per
+ * request. */
 #ifndef DBPROBE_STORE_H
 #define DBPROBE_STORE_H
 
@@ -11,7 +12,42 @@
 #include "hist.h"
 #include "htab.h"
 #include "sockstore.h"
+#include "symbolize.h"
 #include "wire.h"
+
+/* A loaded object as stack frames name it, interned across agents by (path, build-id). */
+struct dbp_objfile {
+	struct dbp_hnode node;
+	const char *path; /* interned */
+	uint16_t build_id_len;
+	uint8_t build_id[DBP_BUILD_ID_MAX];
+};
+
+struct dbp_callframe {
+	const struct dbp_objfile *obj;
+	uint64_t offset; /* a return address in obj, as the agent sent it */
+};
+
+/* A call stack, interned across agents by content; never freed while the store lives, so a
+ * pointer stays valid after the lock is released. */
+struct dbp_callstack {
+	struct dbp_hnode node;
+	uint32_t id; /* global, from 1: /stacks/<id> */
+	uint32_t nframes;
+	struct dbp_callframe frames[]; /* innermost (the database API's caller) first */
+};
+
+/* The calls of a statement made from one call site: the first frame of their stacks, the
+ * program's function that called the database API. */
+struct dbp_caller {
+	struct dbp_callframe site; /* site.obj NULL: "(other)", the sites past the cap */
+	uint64_t calls, total_ns;
+	uint32_t stack_id; /* a stack seen through this site (the first one), 0: none kept */
+};
+
+#define DBP_CALLERS_MAX 16    /* call sites per statement; more fold into "(other)" */
+#define DBP_STACKS_MAX 65536  /* distinct stacks kept; more still count in callers */
+#define DBP_OBJFILES_MAX 4096 /* distinct (path, build-id); more name nothing ("(other)") */
 
 /* Where calls ran. Strings are interned (compared by pointer); server is "" for an in-process
  * database, port 0 when there is none. */
@@ -33,6 +69,10 @@ struct dbp_stmt {
 	double mean_ns, m2;             /* Welford's running mean and sum of squared deviations */
 	uint64_t first_seen_ns, last_seen_ns; /* Unix time */
 	struct dbp_sketch sketch;
+	/* Calls that carried a stack, per call site: NULL until the first one, then
+	 * DBP_CALLERS_MAX sites followed by "(other)". */
+	struct dbp_caller *callers;
+	unsigned ncallers; /* sites in use, "(other)" aside */
 };
 
 /* A histogram: operation durations (summary set) or connection create times (summary NULL). */
@@ -76,6 +116,14 @@ struct dbp_store {
 	struct dbp_agent *agents; /* newest first */
 	unsigned nagents;
 	struct dbp_sockstore socks; /* peers per service capped at max_fingerprints too */
+	struct dbp_htab objfiles, stacks;
+	unsigned nobjfiles;
+	struct dbp_objfile other_obj;     /* what modules past DBP_OBJFILES_MAX become */
+	struct dbp_callstack **stack_ids; /* stack_ids[id - 1] */
+	uint32_t nstacks, stacks_cap;
+	uint64_t stacks_dropped;    /* distinct stacks not kept (DBP_STACKS_MAX), counted per agent
+				     * definition */
+	struct dbp_symbolizer *sym; /* its own lock: pages symbolize after releasing ours */
 };
 
 #define DBP_OTHER_FINGERPRINT 0ull /* never a real fingerprint (sqlnorm never yields 0) */
@@ -106,5 +154,19 @@ void dbp_store_observe(struct dbp_stmt *st, struct dbp_series *se, const struct 
 struct dbp_agent *dbp_store_agent_new(struct dbp_store *s);
 
 double dbp_stmt_stddev_ns(const struct dbp_stmt *st);
+
+/* The interned module for (path, build-id): &s->other_obj past DBP_OBJFILES_MAX or when out of
+ * memory. path should be valid UTF-8 (it reaches JSON) and must hold no NUL. */
+const struct dbp_objfile *dbp_store_objfile(struct dbp_store *s, const char *path, size_t len,
+					    const uint8_t *build_id, size_t build_id_len);
+/* The interned stack of these n (1..DBP_STACK_MAX) frames; NULL past DBP_STACKS_MAX (counted
+ * in stacks_dropped) or when out of memory. */
+const struct dbp_callstack *dbp_store_callstack(struct dbp_store *s,
+						const struct dbp_callframe *frames, unsigned n);
+/* A stack by its global id, or NULL. */
+const struct dbp_callstack *dbp_store_callstack_get(const struct dbp_store *s, uint64_t id);
+/* Counts a call made from site (a stack's first frame) with stack_id (0: not kept). */
+void dbp_store_caller(struct dbp_stmt *st, const struct dbp_callframe *site, uint32_t stack_id,
+		      uint64_t duration_ns);
 
 #endif

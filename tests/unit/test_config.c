@@ -8,6 +8,7 @@
 
 #include "agent.h"
 #include "config.h"
+#include "stack.h"
 
 /* ---- a fake environment ---- */
 
@@ -102,6 +103,10 @@ static void expect_defaults_except(const struct dbp_config *c, const char *excep
 		cr_assert_eq(c->buffer_bytes, 524288);
 	if (strcmp(except, "DBPROBE_SOCKET"))
 		cr_assert_str_eq(c->socket_path, "/tmp/dbprobe.sock");
+	if (strcmp(except, "DBPROBE_STACKS"))
+		cr_assert_eq(c->stacks, DBP_STACKS_SAMPLED);
+	if (strcmp(except, "DBPROBE_STACK_DEPTH"))
+		cr_assert_eq(c->stack_depth, 32);
 	if (strcmp(except, "OTEL_SERVICE_NAME"))
 		cr_assert_str_eq(c->service, exe_basename());
 }
@@ -314,6 +319,56 @@ Test(config, buffer_kb_valid)
 	}
 }
 
+Test(config, stacks_valid)
+{
+	struct dbp_config c;
+	const struct {
+		const char *v;
+		int mode;
+	} cases[] = {
+		{ "sampled", DBP_STACKS_SAMPLED }, { "off", DBP_STACKS_OFF },
+		{ "all", DBP_STACKS_ALL },         { "ALL", DBP_STACKS_ALL },
+		{ "Off", DBP_STACKS_OFF },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		env_clear();
+		env_set("DBPROBE_STACKS", cases[i].v);
+		load_quiet(&c);
+		cr_assert_eq(c.stacks, cases[i].mode, "DBPROBE_STACKS=%s", cases[i].v);
+		expect_defaults_except(&c, "DBPROBE_STACKS");
+	}
+}
+
+Test(config, stack_depth_valid)
+{
+	struct dbp_config c;
+	const struct {
+		const char *v;
+		int depth;
+	} cases[] = { { "1", 1 }, { "32", 32 }, { "128", 128 } };
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		env_clear();
+		env_set("DBPROBE_STACK_DEPTH", cases[i].v);
+		load_quiet(&c);
+		cr_assert_eq(c.stack_depth, cases[i].depth, "DBPROBE_STACK_DEPTH=%s", cases[i].v);
+		expect_defaults_except(&c, "DBPROBE_STACK_DEPTH");
+	}
+}
+
+Test(config, stacks_invalid)
+{
+	const char *bad[] = { "", "on", "1", "sample", "all ", "everything" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		expect_warning("DBPROBE_STACKS", bad[i], "sampled");
+}
+
+Test(config, stack_depth_invalid)
+{
+	const char *bad[] = { "", "0", "129", "-1", "32 ", "deep", "99999999999999999999" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		expect_warning("DBPROBE_STACK_DEPTH", bad[i], "32");
+}
+
 Test(config, socket_valid)
 {
 	struct dbp_config c;
@@ -480,9 +535,10 @@ Test(config, service_name_invalid)
 Test(config, every_variable_invalid_at_once)
 {
 	struct dbp_config c;
-	const char *names[] = { "DBPROBE_DISABLE", "DBPROBE_HOOKS",    "DBPROBE_QUERY_TEXT",
-				"DBPROBE_SLOW_MS", "DBPROBE_LOG",      "DBPROBE_BUFFER_KB",
-				"DBPROBE_SOCKET",  "OTEL_SERVICE_NAME" };
+	const char *names[] = { "DBPROBE_DISABLE",    "DBPROBE_HOOKS",     "DBPROBE_QUERY_TEXT",
+				"DBPROBE_SLOW_MS",    "DBPROBE_LOG",       "DBPROBE_BUFFER_KB",
+				"DBPROBE_SOCKET",     "OTEL_SERVICE_NAME", "DBPROBE_STACKS",
+				"DBPROBE_STACK_DEPTH" };
 
 	env_clear();
 	env_set("DBPROBE_DISABLE", "x");
@@ -493,16 +549,18 @@ Test(config, every_variable_invalid_at_once)
 	env_set("DBPROBE_BUFFER_KB", "x");
 	env_set("DBPROBE_SOCKET", "");
 	env_set("OTEL_SERVICE_NAME", "");
+	env_set("DBPROBE_STACKS", "x");
+	env_set("DBPROBE_STACK_DEPTH", "x");
 	const char *err = load_capture(&c);
-	cr_assert_eq(count_lines(err), 8, "got: %s", err);
+	cr_assert_eq(count_lines(err), 10, "got: %s", err);
 	/* Each line names exactly one variable, and each variable has a line of its own. */
-	int named[8] = { 0 };
+	int named[10] = { 0 };
 	const char *line = err;
-	for (size_t i = 0; i < 8; i++) {
+	for (size_t i = 0; i < 10; i++) {
 		const char *nl = strchr(line, '\n');
 		cr_assert_not_null(nl);
 		size_t hits = 0;
-		for (size_t k = 0; k < 8; k++) {
+		for (size_t k = 0; k < 10; k++) {
 			char pat[64];
 			snprintf(pat, sizeof pat, " %s='", names[k]);
 			const char *at = strstr(line, pat);
@@ -514,7 +572,7 @@ Test(config, every_variable_invalid_at_once)
 		cr_assert_eq(hits, 1, "line %zu: %.*s", i, (int)(nl - line), line);
 		line = nl + 1;
 	}
-	for (size_t k = 0; k < 8; k++)
+	for (size_t k = 0; k < 10; k++)
 		cr_assert_eq(named[k], 1, "%s", names[k]);
 	expect_defaults_except(&c, "");
 }
