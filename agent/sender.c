@@ -200,13 +200,24 @@ static int define(const struct dbp_rec *r)
 	if (err && err->sent_gen != gen)
 		need += dbp_frame_string_size(err->len);
 	const struct dbp_stack_ent *stk = r->stack && r->stack->sent_gen != gen ? r->stack : NULL;
+	uint32_t base_need = need;
 	if (stk) {
 		need += dbp_frame_stack_size(stk->nframes);
 		for (unsigned i = 0; i < stk->nframes; i++) {
 			const struct dbp_module_ent *m = stk->f[i].mod;
-			if (m->sent_gen != gen) /* counted once per frame: room to spare is fine */
+			unsigned k = 0;
+			while (k < i && stk->f[k].mod != m) /* each module once */
+				k++;
+			if (k == i && m->sent_gen != gen)
 				need += dbp_frame_module_size(m->path_len, m->build_id_len);
 		}
+	}
+	/* A stack whose modules and frames cannot share one frame with its call (only deep
+	 * stacks through many long-named libraries come close) is left out: the call goes
+	 * without it. */
+	if (stk && need > DBP_FRAME_MAX - sizeof(struct dbp_frame_hdr)) {
+		need = base_need;
+		stk = NULL;
 	}
 	if (frame_make_room(need) < 0)
 		return -1;
@@ -349,7 +360,7 @@ static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *a
 		c->duration_ns = dur;
 		c->rows_returned = r->rows;
 		c->rows_affected = r->affected;
-		c->stack_id = r->stack ? r->stack->id : 0;
+		c->stack_id = r->stack && r->stack->sent_gen == gen ? r->stack->id : 0;
 		c->write_bytes = r->io_bytes;
 		c->write_ns = r->io_ticks ? dbp_clock_ns(&clk, r->io_ticks) : 0;
 		c->tid = tid;

@@ -28,31 +28,39 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 /* ---- libunwind, private ------------------------------------------------------------------ */
 
 static int (*unw_backtrace_fn)(void **, int);
-static int unwind_state; /* 0 not tried, 1 loaded, -1 unavailable */
+static int unwind_state; /* 0 not tried, 2 loading, 1 loaded, -1 unavailable */
 
-/* RTLD_LOCAL: its _Unwind_* and backtrace stay out of the program's symbol lookups. */
+/* RTLD_LOCAL: its _Unwind_* and backtrace stay out of the program's symbol lookups. One thread
+ * loads it, holding none of our locks (dlopen takes the loader's: a library constructor making
+ * a database call on another thread meanwhile must not wait on us); the others skip their
+ * capture until it is there. */
 static int unwind_load(void)
 {
 	int st = __atomic_load_n(&unwind_state, __ATOMIC_ACQUIRE);
-	if (DBP_LIKELY(st))
-		return st > 0;
-	pthread_mutex_lock(&lock);
-	if (!unwind_state) {
-		int saved = errno;
-		void *h = dlopen("libunwind.so.8", RTLD_LAZY | RTLD_LOCAL);
-		void *f = h ? dlsym(h, "unw_backtrace") : NULL;
-		if (f) {
-			*(void **)&unw_backtrace_fn = f;
-			__atomic_store_n(&unwind_state, 1, __ATOMIC_RELEASE);
-		} else {
-			dbp_warn("libunwind.so.8 not loadable (%s): no call-site stacks",
-				 h ? "no unw_backtrace" : dlerror());
-			__atomic_store_n(&unwind_state, -1, __ATOMIC_RELEASE);
-		}
-		errno = saved;
+	if (DBP_LIKELY(st == 1))
+		return 1;
+	if (st || !__atomic_compare_exchange_n(&unwind_state, &st, 2, 0, __ATOMIC_ACQ_REL,
+					       __ATOMIC_ACQUIRE))
+		return 0;
+	int saved = errno;
+	void *h = dlopen("libunwind.so.8", RTLD_LAZY | RTLD_LOCAL);
+	void *f = h ? dlsym(h, "unw_backtrace") : NULL;
+	if (f) {
+		/* Per-thread caches: its global cache lock would be held across a fork by any
+		 * thread caught unwinding, and the child's first capture would wait forever. */
+		void *policy = dlsym(h, "_ULx86_64_set_caching_policy");
+		void *as = dlsym(h, "_ULx86_64_local_addr_space");
+		if (policy && as)
+			((int (*)(void *, int))policy)(*(void **)as, 2 /* UNW_CACHE_PER_THREAD */);
+		*(void **)&unw_backtrace_fn = f;
+		__atomic_store_n(&unwind_state, 1, __ATOMIC_RELEASE);
+	} else {
+		dbp_warn("libunwind.so.8 not loadable (%s): no call-site stacks",
+			 h ? "no unw_backtrace" : dlerror());
+		__atomic_store_n(&unwind_state, -1, __ATOMIC_RELEASE);
 	}
-	pthread_mutex_unlock(&lock);
-	return unwind_state > 0;
+	errno = saved;
+	return f != NULL;
 }
 
 /* ---- modules ------------------------------------------------------------------------------ */
@@ -99,6 +107,9 @@ static void build_id_of(const struct dl_phdr_info *info, struct dbp_module_ent *
 	}
 }
 
+static unsigned scan_no;        /* under the lock */
+static char abs_path[PATH_MAX]; /* under the lock: no 4 KB on a hook's stack */
+
 static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
@@ -121,34 +132,33 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 	 * cannot know the program's working directory. */
 	const char *path =
 		info->dlpi_name && *info->dlpi_name ? info->dlpi_name : dbp_process()->exe;
-	char abs[PATH_MAX];
-	if (path[0] != '/' && strcmp(path, "linux-vdso.so.1") && realpath(path, abs))
-		path = abs;
+	if (path[0] != '/' && strcmp(path, "linux-vdso.so.1") && realpath(path, abs_path))
+		path = abs_path;
 	for (unsigned i = 0; i < nmods; i++) {
 		struct dbp_module_ent *m = mods[i];
-		if (m->base == info->dlpi_addr && m->lo == lo && !strcmp(m->path, path)) {
-			m->live = 1;
+		if (m->base == info->dlpi_addr && m->lo == lo && m->hi == hi &&
+		    !strcmp(m->path, path)) {
+			m->scan = scan_no;
 			return 0;
 		}
 	}
 	if (nmods >= MODULES_MAX)
 		return 0;
-	struct dbp_module_ent *m = calloc(1, sizeof *m);
+	size_t n = strlen(path);
+	struct dbp_module_ent *m = calloc(1, sizeof *m + n + 1);
 	if (!m)
 		return 0;
 	m->id = nmods + 1;
 	m->base = info->dlpi_addr;
 	m->lo = lo;
 	m->hi = hi;
-	size_t n = strlen(path);
-	if (n >= sizeof m->path)
-		n = sizeof m->path - 1;
-	memcpy(m->path, path, n);
-	m->path_len = (uint16_t)n;
+	memcpy(m->path, path, n + 1);
+	m->path_len = (uint16_t)(n < DBP_STRING_MAX ? n : DBP_STRING_MAX);
 	build_id_of(info, m);
 	m->skip = client_library(m->path) || (lo <= (uint64_t)(uintptr_t)&dbp_stack_capture &&
 					      (uint64_t)(uintptr_t)&dbp_stack_capture < hi);
-	m->live = 1;
+	m->scan = scan_no;
+	__atomic_store_n(&m->live, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&mods[nmods], m, __ATOMIC_RELEASE);
 	__atomic_store_n(&nmods, nmods + 1, __ATOMIC_RELEASE);
 	return 0;
@@ -169,47 +179,44 @@ static int counts_of(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1; /* the first object is enough */
 }
 
-/* Under the lock: the loaded objects as they are now (dlopen and dlclose since the last look). */
-static void rescan(void)
+/* Under the lock: the loaded objects as they are now. Modules a scan no longer finds are
+ * marked gone only after it: a capture meanwhile on another thread still finds the others. */
+static void rescan(const unsigned long long c[2])
 {
-	unsigned long long c[2] = { 0, 0 };
-	dl_iterate_phdr(counts_of, c);
-	for (unsigned i = 0; i < nmods; i++)
-		mods[i]->live = 0;
+	scan_no++;
 	dl_iterate_phdr(scan_one, NULL);
+	for (unsigned i = 0; i < nmods; i++)
+		if (mods[i]->scan != scan_no)
+			__atomic_store_n(&mods[i]->live, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&seen_adds, c[0], __ATOMIC_RELEASE);
 	__atomic_store_n(&seen_subs, c[1], __ATOMIC_RELEASE);
 }
 
-/* Before a capture: rescan if objects came or went since the last scan. */
-static void modules_fresh(void)
+/* Before a capture: whether the table is current (rescanned if objects came or went). 0 when
+ * another thread is scanning: a hook never waits, it goes without a stack. */
+static int modules_fresh(void)
 {
 	unsigned long long c[2] = { 0, 0 };
 	dl_iterate_phdr(counts_of, c);
 	if (c[0] == __atomic_load_n(&seen_adds, __ATOMIC_ACQUIRE) &&
 	    c[1] == __atomic_load_n(&seen_subs, __ATOMIC_ACQUIRE))
-		return;
-	pthread_mutex_lock(&lock);
-	rescan();
+		return 1;
+	if (pthread_mutex_trylock(&lock))
+		return 0;
+	rescan(c);
 	pthread_mutex_unlock(&lock);
+	return 1;
 }
 
-static const struct dbp_module_ent *module_of(uint64_t pc, int *rescanned)
+static const struct dbp_module_ent *module_of(uint64_t pc)
 {
-	for (;;) {
-		unsigned n = __atomic_load_n(&nmods, __ATOMIC_ACQUIRE);
-		for (unsigned i = n; i-- > 0;) { /* newest first: a range reused after dlclose */
-			const struct dbp_module_ent *m = mods[i];
-			if (m->live && pc >= m->lo && pc < m->hi)
-				return m;
-		}
-		if (*rescanned)
-			return NULL;
-		pthread_mutex_lock(&lock);
-		rescan();
-		pthread_mutex_unlock(&lock);
-		*rescanned = 1;
+	unsigned n = __atomic_load_n(&nmods, __ATOMIC_ACQUIRE);
+	for (unsigned i = n; i-- > 0;) { /* newest first: a range reused after dlclose */
+		const struct dbp_module_ent *m = __atomic_load_n(&mods[i], __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&m->live, __ATOMIC_ACQUIRE) && pc >= m->lo && pc < m->hi)
+			return m;
 	}
+	return NULL;
 }
 
 /* ---- interning --------------------------------------------------------------------------- */
@@ -234,13 +241,16 @@ static const struct dbp_stack_ent *intern(const struct dbp_stack_frame *f, unsig
 	for (struct dbp_stack_ent *s = __atomic_load_n(slot, __ATOMIC_ACQUIRE); s; s = s->next)
 		if (s->hash == h && s->nframes == n && !memcmp(s->f, f, n * sizeof *f))
 			return s;
-	pthread_mutex_lock(&lock);
+	if (__atomic_load_n(&nstacks, __ATOMIC_RELAXED) >= STACKS_MAX ||
+	    pthread_mutex_trylock(&lock))
+		return NULL; /* full, or another thread inserting: this call goes without */
 	struct dbp_stack_ent *s;
 	for (s = *slot; s; s = s->next)
 		if (s->hash == h && s->nframes == n && !memcmp(s->f, f, n * sizeof *f))
 			break;
 	if (!s && nstacks < STACKS_MAX && (s = calloc(1, sizeof *s + n * sizeof *f))) {
-		s->id = ++nstacks;
+		s->id = nstacks + 1;
+		__atomic_store_n(&nstacks, nstacks + 1, __ATOMIC_RELAXED);
 		s->hash = h;
 		s->nframes = (uint16_t)n;
 		memcpy(s->f, f, n * sizeof *f);
@@ -255,20 +265,21 @@ static const struct dbp_stack_ent *intern(const struct dbp_stack_frame *f, unsig
 
 const struct dbp_stack_ent *dbp_stack_capture(void)
 {
-	if (!unwind_load())
+	if (!unwind_load() || !modules_fresh())
 		return NULL;
 	void *raw[RAW_MAX];
 	int depth = dbp_cfg.stack_depth;
 	int got = unw_backtrace_fn(raw, depth + 64 < RAW_MAX ? depth + 64 : RAW_MAX);
 	struct dbp_stack_frame f[DBP_STACK_MAX];
 	unsigned n = 0;
-	int rescanned = 1, caller_seen = 0;
-	modules_fresh();
+	int caller_seen = 0;
 	for (int i = 0; i < got && n < (unsigned)depth; i++) {
 		uint64_t pc = (uint64_t)(uintptr_t)raw[i];
-		const struct dbp_module_ent *m = module_of(pc, &rescanned);
+		const struct dbp_module_ent *m = module_of(pc);
+		/* Code no loaded object owns (JIT code; a module the full table could not take):
+		 * the stack ends there, so its first frame is never the wrong function. */
 		if (!m)
-			continue; /* JIT code, or an object gone: nothing to name it by */
+			break;
 		/* Our frames and the client library's come first; the program's after them. A
 		 * callback from the library into the program (sqlite3_exec's) is the program's. */
 		if (!caller_seen && m->skip)
@@ -281,25 +292,41 @@ const struct dbp_stack_ent *dbp_stack_capture(void)
 	return n ? intern(f, n) : NULL;
 }
 
-/* The rate limit: one capture per interval, process-wide, without a lock, in ticks (the
- * record's own end time: no clock read). */
-static int rate_allows(uint64_t now)
+/* Rate limits, in ticks (the record's own end time: no clock read), without a lock: the
+ * generic cell rate algorithm on one word, the time the bucket would be empty again. */
+struct rate {
+	uint64_t tat;
+	uint64_t interval, interval_fp; /* interval in ticks, for the ratio it was made with */
+	unsigned per_second, burst;
+};
+
+static int rate_allows(struct rate *r, uint64_t now)
 {
-	static uint64_t next, interval, interval_fp;
 	uint64_t fp = __atomic_load_n(&dbp_clock_fp, __ATOMIC_RELAXED);
-	if (DBP_UNLIKELY(fp != __atomic_load_n(&interval_fp, __ATOMIC_RELAXED))) {
-		__atomic_store_n(
-			&interval,
-			(uint64_t)(((unsigned __int128)(1000000000ull / RATE_PER_SECOND) << 32) /
-				   (fp ? fp : 1)),
-			__ATOMIC_RELAXED);
-		__atomic_store_n(&interval_fp, fp, __ATOMIC_RELAXED);
+	if (DBP_UNLIKELY(fp != __atomic_load_n(&r->interval_fp, __ATOMIC_RELAXED))) {
+		uint64_t ns = 1000000000ull / r->per_second;
+		__atomic_store_n(&r->interval,
+				 (uint64_t)(((unsigned __int128)ns << 32) / (fp ? fp : 1)),
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&r->interval_fp, fp, __ATOMIC_RELAXED);
 	}
-	uint64_t n = __atomic_load_n(&next, __ATOMIC_RELAXED);
-	return now >= n && __atomic_compare_exchange_n(
-				   &next, &n, now + __atomic_load_n(&interval, __ATOMIC_RELAXED), 0,
-				   __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	uint64_t iv = __atomic_load_n(&r->interval, __ATOMIC_RELAXED);
+	uint64_t tat = __atomic_load_n(&r->tat, __ATOMIC_RELAXED);
+	for (;;) {
+		uint64_t slack = (uint64_t)(r->burst - 1) * iv; /* burst calls may pass at once */
+		if (tat > now + slack)
+			return 0;
+		if (__atomic_compare_exchange_n(&r->tat, &tat, (tat > now ? tat : now) + iv, 0,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			return 1;
+	}
 }
+
+/* Beyond the first calls of a statement: a trickle of the rest. */
+static struct rate sampled_rate = { .per_second = RATE_PER_SECOND, .burst = 1 };
+/* Failed and slow calls: every one, but a loop of failures (retries, constraint violations)
+ * pays for a bounded number of captures a second. */
+static struct rate notable_rate = { .per_second = 1000, .burst = 256 };
 
 const struct dbp_stack_ent *dbp_stack_for(const struct dbp_query_ent *q, int failed,
 					  uint64_t dur_ticks, uint64_t end_ticks)
@@ -310,13 +337,16 @@ const struct dbp_stack_ent *dbp_stack_for(const struct dbp_query_ent *q, int fai
 	case DBP_STACKS_ALL:
 		break;
 	default:
-		if (failed || dbp_ticks_ns(dur_ticks) >= dbp_cfg.slow_ns)
-			break;
+		if (failed || dbp_ticks_ns(dur_ticks) >= dbp_cfg.slow_ns) {
+			if (rate_allows(&notable_rate, end_ticks))
+				break;
+			return NULL;
+		}
 		if (q && q->id && __atomic_load_n(&q->stacks, __ATOMIC_RELAXED) < FIRST_PER_QUERY &&
 		    __atomic_fetch_add(&((struct dbp_query_ent *)q)->stacks, 1, __ATOMIC_RELAXED) <
 			    FIRST_PER_QUERY)
 			break;
-		if (rate_allows(end_ticks))
+		if (rate_allows(&sampled_rate, end_ticks))
 			break;
 		return NULL;
 	}

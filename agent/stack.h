@@ -16,10 +16,11 @@ struct dbp_module_ent {
 	uint32_t sent_gen; /* sender only */
 	uint16_t path_len;
 	uint16_t build_id_len;
-	uint8_t skip; /* the agent or a database client library: not the caller */
-	uint8_t live; /* seen in the last scan of the loaded objects */
-	char path[256];
+	uint8_t skip;  /* the agent or a database client library: not the caller */
+	uint8_t live;  /* loaded, as of the last scan of the loaded objects */
+	unsigned scan; /* the last scan that found it */
 	uint8_t build_id[64];
+	char path[]; /* whole, NUL-terminated; path_len is what goes on the wire */
 };
 
 struct dbp_stack_frame {

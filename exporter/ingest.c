@@ -55,12 +55,35 @@ struct conn {
 	struct dbp_ingest *in;
 };
 
+/* A slow-log line found while a frame is read under the store's lock, written once the lock is
+ * released: symbolizing a stack reads files (and with debuginfod, waits on servers), which must
+ * not stall every page and the next frames meanwhile. What a line points to needs no lock:
+ * interned strings, statements, series, stacks and objfiles live as long as the store. */
+struct slow_line {
+	const char *exe; /* interned */
+	int sock;        /* 1: a socket write (sw); 0: a call (sc, call) */
+	union {
+		struct {
+			struct dbp_slow_call sc; /* sc.call is set when written */
+			struct dbp_call call;    /* a copy: the frame buffer is reused */
+		};
+		struct dbp_slow_write sw;
+	};
+};
+
+/* CALL and SOCKWRITE records one frame can hold, at most. */
+#define SLOW_LINES_MAX (DBP_FRAME_MAX / sizeof(struct dbp_sockwrite))
+_Static_assert(sizeof(struct dbp_sockwrite) <= sizeof(struct dbp_call),
+	       "SLOW_LINES_MAX counts the shorter record");
+
 struct dbp_ingest {
 	int lfd, efd;
 	char path[108];
 	struct dbp_store *store;
 	struct dbp_slowlog *slowlog;
-	uint64_t *buf; /* one frame plus a byte: 8-aligned for in-place record access */
+	uint64_t *buf;          /* one frame plus a byte: 8-aligned for in-place record access */
+	struct slow_line *slow; /* SLOW_LINES_MAX, the current frame's; NULL without a slow log */
+	size_t nslow;
 };
 
 static uint64_t now_unix_ns(void)
@@ -70,9 +93,12 @@ static uint64_t now_unix_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Prometheus and JSON both need UTF-8: agents send what programs gave them. */
-static const char *intern_utf8(struct dbp_store *s, const char *p, size_t len)
+/* Prometheus and JSON both need UTF-8: agents send what programs gave them. p[0..len) when it
+ * is valid UTF-8 without NUL; else a copy in *copy (the caller frees it) where every byte that
+ * is not ASCII, and every NUL, is '?'. NULL when out of memory. */
+static const char *utf8_clean(const char *p, size_t len, char **copy)
 {
+	*copy = NULL;
 	size_t i = 0;
 	while (i < len) {
 		unsigned char c = (unsigned char)p[i];
@@ -91,15 +117,21 @@ static const char *intern_utf8(struct dbp_store *s, const char *p, size_t len)
 		i += n;
 	}
 	if (i == len)
-		return dbp_store_intern(s, p, len);
-	char *copy = malloc(len);
-	if (!copy)
-		return "";
+		return p;
+	if (!(*copy = malloc(len)))
+		return NULL;
 	for (size_t j = 0; j < len; j++) {
 		unsigned char c = (unsigned char)p[j];
-		copy[j] = c && c < 0x80 ? (char)c : '?';
+		(*copy)[j] = c && c < 0x80 ? (char)c : '?';
 	}
-	const char *r = dbp_store_intern(s, copy, len);
+	return *copy;
+}
+
+static const char *intern_utf8(struct dbp_store *s, const char *p, size_t len)
+{
+	char *copy;
+	const char *v = utf8_clean(p, len, &copy);
+	const char *r = v ? dbp_store_intern(s, v, len) : "";
 	free(copy);
 	return r;
 }
@@ -166,10 +198,15 @@ static int on_module(void *ctx, const struct dbp_module *m, struct dbp_str_view 
 	struct dbp_store *st = c->in->store;
 	if (!c->hello)
 		return -1;
+	if (c->modules.n >= DBP_CONN_MODULES_MAX && !dbp_idmap_get(&c->modules, m->id))
+		return -1; /* ids are nonzero: n counts them all */
 	st->records++;
-	const char *p = intern_utf8(st, path.p, path.len);
+	char *copy;
+	const char *p = utf8_clean(path.p, path.len, &copy);
 	const struct dbp_objfile *o =
-		dbp_store_objfile(st, p, strlen(p), (const uint8_t *)build_id.p, build_id.len);
+		p ? dbp_store_objfile(st, p, path.len, (const uint8_t *)build_id.p, build_id.len)
+		  : &st->other_obj;
+	free(copy);
 	return dbp_idmap_put(&c->modules, m->id, (void *)o);
 }
 
@@ -179,6 +216,9 @@ static int on_stack(void *ctx, const struct dbp_stack *s, const struct dbp_wire_
 	struct dbp_store *st = c->in->store;
 	if (!c->hello)
 		return -1;
+	struct cstack *cs = dbp_idmap_get(&c->stacks, s->id);
+	if (!cs && c->stacks.n >= DBP_CONN_STACKS_MAX)
+		return -1;
 	st->records++;
 	struct dbp_callframe f[DBP_STACK_MAX];
 	for (unsigned i = 0; i < s->nframes; i++) {
@@ -187,7 +227,6 @@ static int on_stack(void *ctx, const struct dbp_stack *s, const struct dbp_wire_
 			return -1; /* a module this connection never defined */
 		f[i].offset = frames[i].offset;
 	}
-	struct cstack *cs = dbp_idmap_get(&c->stacks, s->id);
 	if (!cs) {
 		cs = malloc(sizeof *cs);
 		if (!cs || dbp_idmap_put(&c->stacks, s->id, cs) < 0) {
@@ -198,6 +237,27 @@ static int on_stack(void *ctx, const struct dbp_stack *s, const struct dbp_wire_
 	cs->cs = dbp_store_callstack(st, f, s->nframes);
 	cs->site = f[0];
 	return 0;
+}
+
+/* The next slow-log line of this frame, or NULL (never: see SLOW_LINES_MAX). */
+static struct slow_line *slow_line(struct dbp_ingest *in)
+{
+	return in->slow && in->nslow < SLOW_LINES_MAX ? &in->slow[in->nslow++] : NULL;
+}
+
+/* Writes the frame's slow-log lines: without the store's lock. */
+static void write_slow_lines(struct dbp_ingest *in)
+{
+	for (size_t i = 0; i < in->nslow; i++) {
+		struct slow_line *l = &in->slow[i];
+		if (l->sock) {
+			dbp_slowlog_write_sock(in->slowlog, &l->sw, l->exe);
+		} else {
+			l->sc.call = &l->call;
+			dbp_slowlog_write(in->slowlog, &l->sc);
+		}
+	}
+	in->nslow = 0;
 }
 
 static int on_call(void *ctx, const struct dbp_call *call)
@@ -279,19 +339,23 @@ static int on_call(void *ctx, const struct dbp_call *call)
 		dbp_store_caller(cc->stmt, &stack->site, stack->cs ? stack->cs->id : 0,
 				 call->duration_ns);
 	if (dbp_slowlog_wants(c->in->slowlog, call) && cc->stmt) {
-		struct dbp_slow_call sc = {
-			.service = c->service,
-			.exe = c->exe,
-			.ns = cc->stmt->w.ns,
-			.text = cc->stmt->text,
-			.summary = cc->stmt->summary,
-			.error_type = cc->series ? cc->series->error_type : NULL,
-			.pid = c->pid,
-			.call = call,
-			.stack = stack ? stack->cs : NULL,
-			.sym = st->sym,
-		};
-		dbp_slowlog_write(c->in->slowlog, &sc);
+		struct slow_line *l = slow_line(c->in);
+		if (l) {
+			l->exe = c->exe;
+			l->sock = 0;
+			l->sc = (struct dbp_slow_call){
+				.service = c->service,
+				.exe = c->exe,
+				.ns = cc->stmt->w.ns,
+				.text = cc->stmt->text,
+				.summary = cc->stmt->summary,
+				.error_type = cc->series ? cc->series->error_type : NULL,
+				.pid = c->pid,
+				.stack = stack ? stack->cs : NULL,
+				.sym = st->sym,
+			};
+			l->call = *call;
+		}
 	}
 	return 0;
 }
@@ -352,8 +416,12 @@ static int on_sockwrite(void *ctx, const struct dbp_sockwrite *w)
 		.bytes = w->bytes,
 	};
 	dbp_sockstore_slow(&st->socks, &sw);
-	if (dbp_slowlog_wants_write(c->in->slowlog, w))
-		dbp_slowlog_write_sock(c->in->slowlog, &sw, c->exe);
+	struct slow_line *l = dbp_slowlog_wants_write(c->in->slowlog, w) ? slow_line(c->in) : NULL;
+	if (l) {
+		l->exe = c->exe;
+		l->sock = 1;
+		l->sw = sw;
+	}
 	return 0;
 }
 
@@ -452,6 +520,8 @@ static int conn_read(struct dbp_ingest *in, struct conn *c)
 			}
 		}
 		pthread_mutex_unlock(&in->store->lock);
+		/* Even from a refused frame: its records before the refusal were counted. */
+		write_slow_lines(in);
 		if (bad)
 			return -1;
 	}
@@ -503,7 +573,9 @@ struct dbp_ingest *dbp_ingest_open(const struct dbp_ingest_opts *o, char *err, s
 	in->buf = aligned_alloc(8, DBP_FRAME_MAX + 8);
 	in->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	in->efd = epoll_create1(EPOLL_CLOEXEC);
-	if (!in->buf || in->lfd < 0 || in->efd < 0) {
+	if (o->slowlog)
+		in->slow = calloc(SLOW_LINES_MAX, sizeof *in->slow);
+	if (!in->buf || in->lfd < 0 || in->efd < 0 || (o->slowlog && !in->slow)) {
 		snprintf(err, errlen, "cannot create sockets: %s", strerror(errno));
 		goto fail;
 	}
@@ -527,6 +599,7 @@ fail:
 	if (in->efd >= 0)
 		close(in->efd);
 	free(in->buf);
+	free(in->slow);
 	free(in);
 	return NULL;
 }
@@ -597,5 +670,6 @@ void dbp_ingest_close(struct dbp_ingest *in)
 	close(in->efd);
 	unlink(in->path);
 	free(in->buf);
+	free(in->slow);
 	free(in);
 }

@@ -16,6 +16,12 @@ struct dbp_ingest_opts {
 
 struct dbp_ingest;
 
+/* What one connection may define, the agent's own limits (agent/stack.c): a MODULE or STACK
+ * with a new id past them makes its frame malformed, so a hostile agent cannot grow the
+ * exporter's memory without bound. Redefining an id already there is allowed. */
+#define DBP_CONN_MODULES_MAX 1024
+#define DBP_CONN_STACKS_MAX 8192
+
 /* Binds the socket. A stale socket file is replaced; a live exporter on the path, or a path
  * that is not a socket, is an error (message in err). NULL on error. */
 struct dbp_ingest *dbp_ingest_open(const struct dbp_ingest_opts *o, char *err, size_t errlen);

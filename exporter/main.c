@@ -12,6 +12,7 @@
 #include "ingest.h"
 #include "slowlog.h"
 #include "store.h"
+#include "symbolize.h"
 
 #define DEFAULT_SOCKET "/tmp/dbprobe.sock"
 #define DEFAULT_LISTEN "127.0.0.1:9464"
@@ -37,7 +38,11 @@ static void usage(FILE *f)
 		"\n"
 		"HTTP: /metrics (Prometheus), /queries?sort=total|calls|mean|p99|errors&limit=N,\n"
 		"/sockets, /agents, /stacks/ID, /healthz. SIGTERM or SIGINT stop it and remove\n"
-		"the socket.\n",
+		"the socket.\n"
+		"\n"
+		"DBPROBE_DEBUGINFOD=1 lets elfutils fetch debug info from DEBUGINFOD_URLS; by\n"
+		"default stacks are symbolized from local files only (a debuginfod server that\n"
+		"does not answer would stall the slow log and the pages that show stacks).\n",
 		DEFAULT_SOCKET, DEFAULT_LISTEN, DEFAULT_MAX_FINGERPRINTS);
 }
 
@@ -57,6 +62,7 @@ static int parse_count(const char *opt, const char *v, long lo, long hi, long *o
 
 int main(int argc, char **argv)
 {
+	dbp_sym_init_env(); /* first: no thread may read the environment while it changes */
 	const char *socket_path = getenv("DBPROBE_SOCKET");
 	const char *listen = getenv("DBPROBE_LISTEN");
 	const char *slow_file = NULL;

@@ -47,8 +47,8 @@ static void put_line(struct dbp_slowlog *l, json_t *o)
 }
 
 /* ["function (file:line)", ...], innermost first; "function" alone when the source is unknown.
- * Symbolized here, on the ingest thread: the symbolizer caches, so a stack costs its lookups
- * once. */
+ * Symbolized here, on the ingest thread but outside the store's lock: the symbolizer caches, so
+ * a stack costs its lookups once. */
 static json_t *stack_json(struct dbp_symbolizer *z, const struct dbp_callstack *cs)
 {
 	json_t *a = json_array();

@@ -24,6 +24,7 @@ struct dbp_slow_call {
 
 /* Whether this call goes to the log. */
 int dbp_slowlog_wants(const struct dbp_slowlog *l, const struct dbp_call *c);
+/* Call it without the store's lock: symbolizing reads files, and the line may block on out. */
 void dbp_slowlog_write(struct dbp_slowlog *l, const struct dbp_slow_call *sc);
 
 /* The same for a socket write the agent found slow; its line has "kind":"socket_write". An

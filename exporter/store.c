@@ -32,6 +32,7 @@ void dbp_store_init(struct dbp_store *s, unsigned max_fingerprints)
 	s->start_unix_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	dbp_sockstore_init(&s->socks, max_fingerprints, dbp_store_intern(s, "(other)", 7));
 	s->other_obj.path = dbp_store_intern(s, "(other)", 7);
+	s->other_obj.path_len = 7;
 	/* NULL (out of memory) leaves every frame as module+offset: see api.c. */
 	s->sym = dbp_symbolizer_new(NULL);
 }
@@ -256,21 +257,26 @@ const struct dbp_objfile *dbp_store_objfile(struct dbp_store *s, const char *pat
 {
 	if (bid_len > DBP_BUILD_ID_MAX)
 		return &s->other_obj;
-	const char *p = dbp_store_intern(s, path, len);
-	uint64_t h = mix((uintptr_t)p, dbp_hash_bytes((const char *)bid, bid_len));
+	/* Looked up by content, interned only once it is kept: past the cap a flood of distinct
+	 * paths must not grow the string table. */
+	uint64_t h = mix(dbp_hash_bytes(path, len), dbp_hash_bytes((const char *)bid, bid_len));
 	for (struct dbp_hnode *n = dbp_htab_first(&s->objfiles, h); n; n = n->next) {
 		struct dbp_objfile *o = (struct dbp_objfile *)n;
-		if (n->hash == h && o->path == p && o->build_id_len == bid_len &&
-		    (!bid_len || !memcmp(o->build_id, bid, bid_len)))
+		if (n->hash == h && o->path_len == len && !memcmp(o->path, path, len) &&
+		    o->build_id_len == bid_len && (!bid_len || !memcmp(o->build_id, bid, bid_len)))
 			return o;
 	}
 	if (s->nobjfiles >= DBP_OBJFILES_MAX)
+		return &s->other_obj;
+	const char *p = dbp_store_intern(s, path, len);
+	if (len && !*p) /* out of memory */
 		return &s->other_obj;
 	struct dbp_objfile *o = calloc(1, sizeof *o);
 	if (!o)
 		return &s->other_obj;
 	o->node.hash = h;
 	o->path = p;
+	o->path_len = len;
 	o->build_id_len = (uint16_t)bid_len;
 	if (bid_len) /* bid may be NULL then */
 		memcpy(o->build_id, bid, bid_len);

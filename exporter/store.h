@@ -19,6 +19,7 @@
 struct dbp_objfile {
 	struct dbp_hnode node;
 	const char *path; /* interned */
+	size_t path_len;
 	uint16_t build_id_len;
 	uint8_t build_id[DBP_BUILD_ID_MAX];
 };
@@ -156,7 +157,8 @@ struct dbp_agent *dbp_store_agent_new(struct dbp_store *s);
 double dbp_stmt_stddev_ns(const struct dbp_stmt *st);
 
 /* The interned module for (path, build-id): &s->other_obj past DBP_OBJFILES_MAX or when out of
- * memory. path should be valid UTF-8 (it reaches JSON) and must hold no NUL. */
+ * memory. path should be valid UTF-8 (it reaches JSON) and must hold no NUL. Past the cap, a new
+ * path is not interned either: agents cannot grow the string table through modules. */
 const struct dbp_objfile *dbp_store_objfile(struct dbp_store *s, const char *path, size_t len,
 					    const uint8_t *build_id, size_t build_id_len);
 /* The interned stack of these n (1..DBP_STACK_MAX) frames; NULL past DBP_STACKS_MAX (counted

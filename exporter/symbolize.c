@@ -54,6 +54,13 @@ struct dbp_symbolizer {
 	uint64_t tick;
 };
 
+void dbp_sym_init_env(void)
+{
+	const char *opt = getenv("DBPROBE_DEBUGINFOD");
+	if (!opt || strcmp(opt, "1"))
+		unsetenv("DEBUGINFOD_URLS");
+}
+
 struct dbp_symbolizer *dbp_symbolizer_new(const char *debuginfo_path)
 {
 	struct dbp_symbolizer *z = calloc(1, sizeof *z);
@@ -66,7 +73,7 @@ struct dbp_symbolizer *dbp_symbolizer_new(const char *debuginfo_path)
 	pthread_mutex_init(&z->lock, NULL);
 	/* The main file is always reported by path; find_elf is never asked for it. Debug files:
 	 * in the file itself, then by build-id and .gnu_debuglink along the debuginfo path (and
-	 * through debuginfod when the environment sets DEBUGINFOD_URLS). */
+	 * from debuginfod if DEBUGINFOD_URLS is still set: see dbp_sym_init_env). */
 	z->cb.find_elf = dwfl_build_id_find_elf;
 	z->cb.find_debuginfo = dwfl_standard_find_debuginfo;
 	z->cb.section_address = dwfl_offline_section_address;
@@ -174,20 +181,35 @@ static void find_lru(struct dbp_hnode *n, void *arg)
 		l->oldest = f;
 }
 
+/* Opens path for reading if it is a regular file; -1 otherwise. Agents of any user name the
+ * files, and the exporter may run as root: opening a device has the driver's side effects
+ * (/dev/watchdog arms a reboot), a FIFO blocks. So the name is resolved with O_PATH, which opens
+ * nothing, the inode checked, and that same inode opened through /proc/self/fd: a rename
+ * between check and open cannot swap another file in. */
+static int open_regular(const char *path)
+{
+	if (path[0] != '/')
+		return -1;
+	int pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -1;
+	struct stat sb;
+	char proc[32];
+	int fd = -1;
+	if (fstat(pfd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+		fd = open(proc, O_RDONLY | O_CLOEXEC);
+	}
+	close(pfd);
+	return fd;
+}
+
 /* Opens f and checks its build-id against the agent's. 0: FILE_OPEN; -1: not to be read. */
 static int file_open(struct dbp_symbolizer *z, struct symfile *f)
 {
-	if (f->path[0] != '/')
-		return -1;
-	/* Agents of any user name the files: never block on a FIFO or a device. */
-	int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int fd = open_regular(f->path);
 	if (fd < 0)
 		return -1;
-	struct stat sb;
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		return -1;
-	}
 	if (z->nopen >= DBP_SYM_OPEN_MAX) {
 		struct lru l = { NULL };
 		dbp_htab_each(&z->files, find_lru, &l);

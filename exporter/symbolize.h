@@ -3,8 +3,8 @@
  * build-id or .gnu_debuglink under the debuginfo path), then the ELF symbol tables (.symtab,
  * .dynsym: a function name only), then "basename+0xoffset". A file is read for names only when
  * its build-id on disk is the one the agent saw (or both have none): a binary deleted or replaced
- * since the program started never yields a wrong name. Thread-safe (its own lock); results and
- * open files are cached, both bounded. */
+ * since the program started never yields a wrong name. An agent's file is opened only if it is a
+ * regular file. Thread-safe (its own lock); results and open files are cached, both bounded. */
 #ifndef DBPROBE_SYMBOLIZE_H
 #define DBPROBE_SYMBOLIZE_H
 
@@ -27,6 +27,13 @@ struct dbp_sym {
 #define DBP_SYM_OPEN_MAX 16       /* files kept open (a Dwfl each), least recently used closed */
 #define DBP_SYM_FILES_MAX 4096    /* (path, build-id) entries; past it every cache is emptied */
 #define DBP_SYM_RESULTS_MAX 65536 /* cached lookups; past it they are emptied */
+
+/* Unless DBPROBE_DEBUGINFOD=1, removes DEBUGINFOD_URLS from the environment. libdwfl asks the
+ * servers it names for every file without local debug info, and waits as long as they take (a
+ * lookup against one that never answered took 38 s); Debian sets it in login shells. The
+ * debuginfod client reads it at each lookup. Call before any thread starts: unsetenv is not
+ * thread-safe. */
+void dbp_sym_init_env(void);
 
 /* debuginfo_path: where separate debug files are looked for, elfutils' syntax; NULL for its
  * default (":.debug:/usr/lib/debug"). NULL when out of memory. */

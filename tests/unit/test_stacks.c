@@ -4,8 +4,10 @@
 #include <criterion/criterion.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <link.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,12 +41,13 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-static void start(struct exporter *e)
+/* out NULL: the slow log goes to a temporary file. */
+static void start_with(struct exporter *e, FILE *out)
 {
 	char err[256];
 	memset(e, 0, sizeof *e);
 	dbp_store_init(&e->store, 100);
-	e->slowlog.out = tmpfile();
+	e->slowlog.out = out ? out : tmpfile();
 	e->slowlog.threshold_ns = -1; /* the agent's flag decides */
 	cr_assert_not_null(e->slowlog.out);
 	strcpy(e->dir, "/tmp/dbp-test-XXXXXX");
@@ -57,6 +60,11 @@ static void start(struct exporter *e)
 	cr_assert_not_null(e->in, "%s", err);
 	cr_assert_eq(pipe(e->stopfd), 0);
 	cr_assert_eq(pthread_create(&e->th, NULL, serve, e), 0);
+}
+
+static void start(struct exporter *e)
+{
+	start_with(e, NULL);
 }
 
 static void stop(struct exporter *e)
@@ -572,6 +580,158 @@ Test(stacks, slow_calls_log_their_stack)
 	dbp_store_free(&e.store);
 }
 
+Test(stacks, slow_log_is_written_outside_the_store_lock, .timeout = 30)
+{
+	static struct exporter e;
+	static struct dbp_frame f;
+	static char filler[4096], got[sizeof filler + 4096];
+	struct self me;
+	self_init(&me);
+
+	/* A slow log that blocks: a full pipe. Symbolizing a stack may take as long (files to read,
+	 * a debuginfod server to wait on); either way the store must stay available meanwhile. */
+	int p[2];
+	cr_assert_eq(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	fcntl(p[1], F_SETPIPE_SZ, (int)sizeof filler);
+	memset(filler, 'x', sizeof filler);
+	size_t filled = 0;
+	ssize_t n;
+	while ((n = write(p[1], filler, sizeof filler)) > 0)
+		filled += (size_t)n;
+	cr_assert_eq(errno, EAGAIN);
+	cr_assert_leq(filled, sizeof filler);
+	cr_assert_eq(fcntl(p[1], F_SETFL, 0), 0); /* the slow log's writes now block */
+	FILE *out = fdopen(p[1], "w");
+	cr_assert_not_null(out);
+
+	start_with(&e, out);
+	int a = agent(&e);
+	hello(&f, 10);
+	modules(&f, &me, SELF, GONE);
+	stack2(&f, 100, SELF, me.site, GONE, 0x100);
+	call(&f, 100, 150000000, DBP_CALL_SLOW);
+	send_frame(a, &f);
+	/* The call is counted, then its line blocks: the lock must not be held meanwhile. */
+	uint64_t calls = 0;
+	for (int i = 0; i < 5000 && calls < 1; i++) {
+		if (pthread_mutex_trylock(&e.store.lock) == 0) {
+			calls = e.store.calls;
+			pthread_mutex_unlock(&e.store.lock);
+		}
+		if (calls < 1)
+			usleep(1000);
+	}
+	cr_assert_eq(calls, 1, "the store's lock was held while the slow log blocked");
+	usleep(100000); /* the line is being written into the full pipe by now */
+	for (int i = 0; i < 50; i++) {
+		cr_assert_eq(pthread_mutex_trylock(&e.store.lock), 0,
+			     "the store's lock was held while the slow log blocked");
+		pthread_mutex_unlock(&e.store.lock);
+		usleep(1000);
+	}
+	/* Drain the pipe: the filler, then the line, whole and in its usual form. */
+	cr_assert_eq(fcntl(p[0], F_SETFL, 0), 0);
+	size_t have = 0;
+	while (have < sizeof got - 1 && !(have > filled && got[have - 1] == '\n')) {
+		n = read(p[0], got + have, sizeof got - 1 - have);
+		cr_assert_gt(n, 0);
+		have += (size_t)n;
+	}
+	got[have] = 0;
+	stop(&e);
+	cr_assert_eq(e.slowlog.written, 1);
+	json_error_t err;
+	json_t *o = json_loads(got + filled, 0, &err);
+	cr_assert_not_null(o, "%s: %s", err.text, got + filled);
+	cr_assert_str_eq(json_string_value(json_object_get(o, "query")), "SELECT ?");
+	json_t *stack = json_object_get(o, "stack");
+	cr_assert_eq(json_array_size(stack), 2);
+	const char *f0 = json_string_value(json_array_get(stack, 0));
+	cr_assert_not_null(f0);
+	cr_assert(strstr(f0, "site_caller (/") == f0, "%s", f0);
+	cr_assert_str_eq(json_string_value(json_array_get(stack, 1)), "app+0x100");
+	json_decref(o);
+	fclose(out);
+	close(p[0]);
+	dbp_store_free(&e.store);
+}
+
+/* Appends a record with add; when the frame is full, sends it and starts another. */
+#define ADD_OR_SEND(fd, f, add)                 \
+	do {                                    \
+		if ((add) < 0) {                \
+			send_frame(fd, f);      \
+			dbp_frame_reset(f);     \
+			cr_assert_eq((add), 0); \
+		}                               \
+	} while (0)
+
+/* Waits (5 s at most) for the exporter to close the connection. */
+static void expect_closed(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	cr_assert_eq(poll(&pfd, 1, 5000), 1, "the connection is still open");
+	char b;
+	cr_assert_eq(recv(fd, &b, 1, 0), 0, "the connection is still open");
+	close(fd);
+}
+
+Test(stacks, modules_and_stacks_per_connection_are_capped)
+{
+	static struct exporter e;
+	static struct dbp_frame f;
+	char path[32];
+	start(&e);
+
+	/* MODULE: the cap's worth of ids, then one already defined (allowed), then a new one. */
+	int a = agent(&e);
+	hello(&f, 10); /* HELLO and QUERY: 2 records */
+	for (unsigned id = 1; id <= DBP_CONN_MODULES_MAX; id++) {
+		int len = snprintf(path, sizeof path, "/m/%u", id);
+		ADD_OR_SEND(a, &f, dbp_frame_module(&f, id, 0, path, (size_t)len, NULL, 0));
+	}
+	cr_assert_eq(dbp_frame_module(&f, 1, 0, "/m/1", 4, NULL, 0), 0);
+	send_frame(a, &f);
+	wait_for(&e, &e.store.records, 2 + DBP_CONN_MODULES_MAX + 1);
+	dbp_frame_reset(&f);
+	cr_assert_eq(dbp_frame_module(&f, DBP_CONN_MODULES_MAX + 1, 0, "/m/x", 4, NULL, 0), 0);
+	send_frame(a, &f);
+	wait_for(&e, &e.store.decode_errors[DBP_DECODE_MALFORMED], 1);
+	expect_closed(a);
+	pthread_mutex_lock(&e.store.lock);
+	cr_assert_eq(e.store.nobjfiles, DBP_CONN_MODULES_MAX);
+	uint64_t records = e.store.records;
+	pthread_mutex_unlock(&e.store.lock);
+
+	/* STACK: the same. */
+	int b = agent(&e);
+	hello(&f, 11);
+	cr_assert_eq(dbp_frame_module(&f, 1, 0, "/m/1", 4, NULL, 0), 0);
+	for (unsigned id = 1; id <= DBP_CONN_STACKS_MAX; id++) {
+		struct dbp_wire_frame fr = { 1, id };
+		ADD_OR_SEND(b, &f, dbp_frame_stack(&f, id, &fr, 1));
+	}
+	struct dbp_wire_frame fr = { 1, 7 };
+	cr_assert_eq(dbp_frame_stack(&f, DBP_CONN_STACKS_MAX, &fr, 1), 0);
+	call(&f, DBP_CONN_STACKS_MAX, 1000, 0); /* the redefinition holds */
+	send_frame(b, &f);
+	wait_for(&e, &e.store.calls, 1);
+	dbp_frame_reset(&f);
+	cr_assert_eq(dbp_frame_stack(&f, DBP_CONN_STACKS_MAX + 1, &fr, 1), 0);
+	send_frame(b, &f);
+	wait_for(&e, &e.store.decode_errors[DBP_DECODE_MALFORMED], 2);
+	expect_closed(b);
+	stop(&e);
+	cr_assert_eq(e.store.records, records + 3 + DBP_CONN_STACKS_MAX + 2);
+	cr_assert_eq(e.store.nobjfiles, DBP_CONN_MODULES_MAX); /* "/m/1" again */
+	cr_assert_eq(e.store.nstacks, DBP_CONN_STACKS_MAX);    /* offset 7 was one of them */
+	json_t *callers = callers_of_first_query(&e);
+	cr_assert_eq(json_array_size(callers), 1);
+	cr_assert_str_eq(str(json_array_get(callers, 0), "function"), "1+0x7");
+	json_decref(callers);
+	dbp_store_free(&e.store);
+}
+
 /* ---- the store alone ---- */
 
 Test(stacks, store_interns_by_content)
@@ -635,6 +795,17 @@ Test(stacks, store_caps)
 	cr_assert_eq(dbp_store_objfile(&s, "/lib/new.so", 11, NULL, 0), &s.other_obj);
 	cr_assert_eq(dbp_store_objfile(&s, "/lib/m0.so", 10, NULL, 0), first); /* still found */
 	cr_assert_str_eq(s.other_obj.path, "(other)");
+	/* Past the cap, new paths are not interned: the string table stays as it is. */
+	size_t nstrings = s.strings.n;
+	for (unsigned i = 0; i < 1000; i++) {
+		int n = snprintf(path, sizeof path, "/flood/%u.so", i);
+		cr_assert_eq(dbp_store_objfile(&s, path, (size_t)n, NULL, 0), &s.other_obj);
+	}
+	cr_assert_eq(s.strings.n, nstrings);
+	/* Found by content, not by pointer: a copy of a kept path, not NUL-terminated. */
+	char copy[16];
+	memcpy(copy, "/lib/m0.soXYZ", 13);
+	cr_assert_eq(dbp_store_objfile(&s, copy, 10, NULL, 0), first);
 	/* Stacks past the cap are not kept, and counted; the kept ones still resolve. */
 	for (unsigned i = 0; i < DBP_STACKS_MAX; i++) {
 		struct dbp_callframe f = { first, i };

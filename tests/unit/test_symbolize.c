@@ -1,17 +1,23 @@
 /* test_symbolize: exporter/symbolize.c on this test binary and on the symfix fixtures (PIE,
  * fixed, no build-id), their stripped copies, separate debug files, and files that are not the
  * ones the agent saw. Needs strip and objcopy (binutils). */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <link.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "symbolize.h"
@@ -403,6 +409,135 @@ Test(symbolize, unreadable_paths_give_offsets, .fini = remove_tmp)
 	dbp_symbolizer_free(z);
 	/* No symbolizer (out of memory at start-up): offsets. */
 	expect_offset(NULL, fx.path, bid, n, fx.sites[LOCAL].offset);
+}
+
+Test(symbolize, only_regular_files_are_opened, .fini = remove_tmp)
+{
+	struct fixture fx;
+	char fifo[128], link[128], ready;
+	load_fixture(&fx, "symfix_pie");
+	make_tmp();
+	snprintf(fifo, sizeof fifo, "%s/fifo", tmp);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	/* Opening has effects of its own: a device runs its driver (/dev/watchdog arms a reboot),
+	 * and a FIFO releases a writer blocked in open(). Whatever the symbolizer does with that
+	 * FIFO, directly or through a symlink, the writer must stay blocked. */
+	int sync[2];
+	cr_assert_eq(pipe(sync), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		close(sync[0]);
+		if (write(sync[1], "r", 1) != 1)
+			_exit(2);
+		_exit(open(fifo, O_WRONLY) >= 0 ? 0 : 1);
+	}
+	close(sync[1]);
+	cr_assert_eq(read(sync[0], &ready, 1), 1);
+	close(sync[0]);
+	usleep(100000); /* the child is blocked in open() by now */
+	snprintf(link, sizeof link, "%s/link-to-fifo", tmp);
+	cr_assert_eq(symlink(fifo, link), 0);
+	struct dbp_symbolizer *z = dbp_symbolizer_new(NULL);
+	expect_offset(z, fifo, fx.build_id, fx.build_id_len, 0x10);
+	expect_offset(z, link, fx.build_id, fx.build_id_len, 0x10);
+	int status;
+	usleep(100000);
+	cr_assert_eq(waitpid(pid, &status, WNOHANG), 0, "the symbolizer opened the FIFO");
+	int r = open(fifo, O_RDONLY | O_NONBLOCK); /* lets the child go */
+	cr_assert_geq(r, 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(r);
+	/* A symlink to a regular file is followed: libraries are usually reached through one. */
+	snprintf(link, sizeof link, "%s/link-to-elf", tmp);
+	cr_assert_eq(symlink(fx.path, link), 0);
+	expect(z, link, fx.build_id, fx.build_id_len, fx.sites[LOCAL].offset, "local_caller",
+	       FIXSRC, fx.sites[LOCAL].line);
+	dbp_symbolizer_free(z);
+}
+
+/* ---- debuginfod ---- */
+
+/* A debuginfod server that accepts connections and never answers; its URL in url. */
+static int black_hole(char *url, size_t len)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	cr_assert_geq(fd, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof sa;
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	cr_assert_eq(listen(fd, 64), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(url, len, "http://127.0.0.1:%u", ntohs(sa.sin_port));
+	return fd;
+}
+
+/* Connections the black hole received since last asked. */
+static int contacts(int lfd)
+{
+	int n = 0, c;
+	while ((c = accept(lfd, NULL, NULL)) >= 0) {
+		close(c);
+		n++;
+	}
+	return n;
+}
+
+Test(symbolize, debuginfod_only_when_asked, .fini = remove_tmp, .timeout = 60)
+{
+	struct fixture pie, nopie;
+	char pie_path[128], nopie_path[128], url[64], cache[128];
+	load_fixture(&pie, "symfix_pie");
+	load_fixture(&nopie, "symfix_nopie");
+	make_tmp();
+	/* No debug info in them nor under the default path: libdwfl's next stop is debuginfod.
+	 * Two files, two build-ids: a lookup the client cached cannot pass for one not made. */
+	snprintf(pie_path, sizeof pie_path, "%s/pie", tmp);
+	snprintf(nopie_path, sizeof nopie_path, "%s/nopie", tmp);
+	sh("strip --strip-debug -o '%s' '%s' && strip --strip-debug -o '%s' '%s'", pie_path,
+	   pie.path, nopie_path, nopie.path);
+	snprintf(cache, sizeof cache, "%s/cache", tmp);
+	setenv("DEBUGINFOD_CACHE_PATH", cache, 1);
+	setenv("DEBUGINFOD_TIMEOUT", "1", 1);
+	int lfd = black_hole(url, sizeof url);
+
+	/* Asked for: the server is asked, and answers nothing. */
+	setenv("DEBUGINFOD_URLS", url, 1);
+	setenv("DBPROBE_DEBUGINFOD", "1", 1);
+	dbp_sym_init_env();
+	cr_assert_str_eq(getenv("DEBUGINFOD_URLS"), url);
+	void *client = dlopen("libdebuginfod.so.1", RTLD_LAZY);
+	struct dbp_symbolizer *z = dbp_symbolizer_new(NULL);
+	expect(z, pie_path, pie.build_id, pie.build_id_len, pie.sites[EXPORTED].offset,
+	       "symfix_exported", NULL, 0);
+	dbp_symbolizer_free(z);
+	if (client) /* elfutils without it asks no server: then only the default below is shown */
+		cr_assert_gt(contacts(lfd), 0, "this test cannot see debuginfod lookups");
+	else
+		cr_log_warn("libdebuginfod.so.1 not loadable: %s", dlerror());
+
+	/* By default: DEBUGINFOD_URLS goes, and nothing is asked. Only "1" opts in. */
+	const char *no[] = { NULL, "0", "yes", "" };
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+		setenv("DEBUGINFOD_URLS", url, 1);
+		if (no[i])
+			setenv("DBPROBE_DEBUGINFOD", no[i], 1);
+		else
+			unsetenv("DBPROBE_DEBUGINFOD");
+		dbp_sym_init_env();
+		cr_assert_null(getenv("DEBUGINFOD_URLS"), "DBPROBE_DEBUGINFOD=%s", no[i]);
+	}
+	z = dbp_symbolizer_new(NULL);
+	expect(z, nopie_path, nopie.build_id, nopie.build_id_len, nopie.sites[EXPORTED].offset,
+	       "symfix_exported", NULL, 0);
+	dbp_symbolizer_free(z);
+	cr_assert_eq(contacts(lfd), 0,
+		     "a debuginfod server was asked without DBPROBE_DEBUGINFOD=1");
+	close(lfd);
+	if (client)
+		dlclose(client);
 }
 
 /* ---- caches ---- */
