@@ -18,7 +18,7 @@ struct seen {
 struct dbp_sockstat {
 	struct dbp_sock_slot slots[SLOTS];
 	struct seen seen[SLOTS];
-	uint32_t used, last_key, last_idx;
+	uint32_t used; /* slots taken (the thread's own count) */
 };
 
 #define KEY DBP_SOCK_KEY
@@ -44,8 +44,6 @@ static struct dbp_sockstat *mine(void)
 
 static struct dbp_sock_slot *slot_of(struct dbp_sockstat *t, uint32_t key)
 {
-	if (t->last_key == key)
-		return &t->slots[t->last_idx];
 	uint32_t i = (key * 2654435761u) >> 24; /* SLOTS == 256 */
 	for (;; i = (i + 1) & (SLOTS - 1)) {
 		struct dbp_sock_slot *s = &t->slots[i];
@@ -59,8 +57,6 @@ static struct dbp_sock_slot *slot_of(struct dbp_sockstat *t, uint32_t key)
 			break;
 		}
 	}
-	t->last_key = key;
-	t->last_idx = i;
 	dbp_tls_sock_last = (struct dbp_sock_last){ &t->slots[i], key };
 	return &t->slots[i];
 }
