@@ -31,8 +31,13 @@ struct call_cache {
 	struct dbp_series *series;
 };
 
+/* A QUERY this connection defined, its strings UTF-8-clean and NUL-terminated. Copies, not
+ * interned: the store interns them only for a statement it keeps (see dbp_store_stmt), so the
+ * texts of folded statements go with the connection. */
 struct qtext {
-	const char *text, *summary; /* interned */
+	const char *text, *summary; /* in s[] */
+	size_t text_len, summary_len;
+	char s[];
 };
 
 /* A STACK this connection defined. */
@@ -158,22 +163,42 @@ static int on_hello(void *ctx, const struct dbp_hello *h, struct dbp_str_view ex
 	return 0;
 }
 
+/* Copies p[0..len) to dst, cleaned as utf8_clean does, and NUL-terminates it. */
+static void copy_utf8(char *dst, const char *p, size_t len)
+{
+	char *copy;
+	const char *v = utf8_clean(p, len, &copy);
+	if (v)
+		memcpy(dst, v, len);
+	else /* out of memory: no byte of it is trusted */
+		memset(dst, '?', len);
+	dst[len] = 0;
+	free(copy);
+}
+
 static int on_query(void *ctx, const struct dbp_query *q, struct dbp_str_view text,
 		    struct dbp_str_view summary)
 {
 	struct conn *c = ctx;
 	if (!c->hello)
 		return -1;
-	struct qtext *qt = dbp_idmap_get(&c->queries, q->id);
-	if (!qt) {
-		qt = malloc(sizeof *qt);
-		if (!qt || dbp_idmap_put(&c->queries, q->id, qt) < 0) {
-			free(qt);
-			return -1;
-		}
+	struct qtext *old = dbp_idmap_get(&c->queries, q->id);
+	if (!old && c->queries.n + c->queries.has_zero >= DBP_CONN_QUERIES_MAX)
+		return -1;
+	struct qtext *qt = malloc(sizeof *qt + text.len + 1 + summary.len + 1);
+	if (!qt)
+		return -1;
+	copy_utf8(qt->s, text.p, text.len);
+	copy_utf8(qt->s + text.len + 1, summary.p, summary.len);
+	qt->text = qt->s;
+	qt->text_len = text.len;
+	qt->summary = qt->s + text.len + 1;
+	qt->summary_len = summary.len;
+	if (dbp_idmap_put(&c->queries, q->id, qt) < 0) {
+		free(qt);
+		return -1;
 	}
-	qt->text = intern_utf8(c->in->store, text.p, text.len);
-	qt->summary = intern_utf8(c->in->store, summary.p, summary.len);
+	free(old); /* replaced: nothing else points to it */
 	return 0;
 }
 
@@ -187,8 +212,11 @@ static int on_string(void *ctx, const struct dbp_string *s, struct dbp_str_view 
 	struct conn *c = ctx;
 	if (!c->hello || s->kind < DBP_STR_NAMESPACE || s->kind > DBP_STR_PEER)
 		return -1;
+	uint64_t key = string_key(s->id, s->kind);
+	if (c->strings.n >= DBP_CONN_STRINGS_MAX && !dbp_idmap_get(&c->strings, key))
+		return -1; /* keys are never 0: n counts them all */
 	const char *v = intern_utf8(c->in->store, str.p, str.len);
-	return dbp_idmap_put(&c->strings, string_key(s->id, s->kind), (void *)v);
+	return dbp_idmap_put(&c->strings, key, (void *)v);
 }
 
 static int on_module(void *ctx, const struct dbp_module *m, struct dbp_str_view path,
@@ -313,13 +341,13 @@ static int on_call(void *ctx, const struct dbp_call *call)
 		if (connect) {
 			cc->series = dbp_store_conn_series(st, &w, err);
 		} else {
-			cc->stmt = dbp_store_stmt(st, &w, call->query_id, qt->text, qt->summary);
-			/* Folded statements keep their own summary out of the series: cardinality.
-			 */
+			cc->stmt = dbp_store_stmt(st, &w, call->query_id, qt->text, qt->text_len,
+						  qt->summary, qt->summary_len);
+			/* The statement's interned summary: "other" for a folded one, whose own
+			 * summary stays out of the series (cardinality) and the string table. */
 			const char *summary =
-				cc->stmt && cc->stmt->fingerprint == DBP_OTHER_FINGERPRINT
-					? cc->stmt->summary
-					: qt->summary;
+				cc->stmt ? cc->stmt->summary
+					 : dbp_store_intern(st, qt->summary, qt->summary_len);
 			cc->series = dbp_store_series(st, &w, summary, err);
 		}
 	}

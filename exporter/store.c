@@ -130,17 +130,18 @@ static void note_folded(struct dbp_store *s, uint64_t fp)
 }
 
 struct dbp_stmt *dbp_store_stmt(struct dbp_store *s, const struct dbp_where *w, uint64_t fp,
-				const char *text, const char *summary)
+				const char *text, size_t text_len, const char *summary,
+				size_t summary_len)
 {
 	uint64_t h = mix(where_hash(0, w), fp);
 	struct dbp_stmt *st = stmt_find(s, h, w, fp);
 	if (st)
 		return st;
+	/* Folded before anything is interned: past the cap, a flood of distinct texts must not
+	 * grow the string table. */
 	if (s->nfingerprints >= s->max_fingerprints && fp != DBP_OTHER_FINGERPRINT) {
 		note_folded(s, fp);
-		return dbp_store_stmt(s, w, DBP_OTHER_FINGERPRINT,
-				      dbp_store_intern(s, "(other)", 7),
-				      dbp_store_intern(s, "other", 5));
+		return dbp_store_stmt(s, w, DBP_OTHER_FINGERPRINT, "(other)", 7, "other", 5);
 	}
 	st = calloc(1, sizeof *st);
 	if (!st)
@@ -148,8 +149,8 @@ struct dbp_stmt *dbp_store_stmt(struct dbp_store *s, const struct dbp_where *w, 
 	st->node.hash = h;
 	st->w = *w;
 	st->fingerprint = fp;
-	st->text = text;
-	st->summary = summary;
+	st->text = dbp_store_intern(s, text, text_len);
+	st->summary = dbp_store_intern(s, summary, summary_len);
 	st->min_ns = UINT64_MAX;
 	dbp_htab_add(&s->stmts, &st->node);
 	if (fp != DBP_OTHER_FINGERPRINT)

@@ -139,9 +139,12 @@ void dbp_store_free(struct dbp_store *s);
 const char *dbp_store_intern(struct dbp_store *s, const char *p, size_t len);
 
 /* Find or create. Over the fingerprint cap, new keys land in one "other" entry per `where`
- * and are counted. Never NULL unless out of memory. */
+ * and are counted. text[0..text_len) and summary[0..summary_len) are interned only for a
+ * statement created: folded ones cannot grow the string table. Never NULL unless out of
+ * memory. */
 struct dbp_stmt *dbp_store_stmt(struct dbp_store *s, const struct dbp_where *w,
-				uint64_t fingerprint, const char *text, const char *summary);
+				uint64_t fingerprint, const char *text, size_t text_len,
+				const char *summary, size_t summary_len);
 struct dbp_series *dbp_store_series(struct dbp_store *s, const struct dbp_where *w,
 				    const char *summary, const char *error_type);
 /* The connection create-time histogram for `where` (error_type NULL: connections that opened). */

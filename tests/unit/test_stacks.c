@@ -368,7 +368,7 @@ Test(stacks, callers_aggregate_per_call_site_across_frames_and_agents)
 	dbp_store_init(&s, 10);
 	struct dbp_where w = { .service = "svc", .ns = "", .server = "" };
 	struct dbp_call c = { .duration_ns = 1 };
-	dbp_store_observe(dbp_store_stmt(&s, &w, 1, "q", "q"), NULL, &c);
+	dbp_store_observe(dbp_store_stmt(&s, &w, 1, "q", 1, "q", 1), NULL, &c);
 	struct dbp_request r = { .path = "/queries", .arg = no_arg };
 	struct dbp_page p = { 0 };
 	dbp_render_queries(&s, &r, &p);
@@ -732,6 +732,81 @@ Test(stacks, modules_and_stacks_per_connection_are_capped)
 	dbp_store_free(&e.store);
 }
 
+Test(stacks, queries_and_strings_per_connection_are_capped)
+{
+	static struct exporter e;
+	static struct dbp_frame f;
+	char text[32];
+	start(&e);
+
+	/* QUERY: the cap's worth of ids (QID among them), then QID redefined (allowed) and called,
+	 * then a new id. Texts wait on the connection: none reaches the string table uncalled. */
+	int a = agent(&e);
+	hello(&f, 10); /* HELLO and QUERY QID */
+	send_frame(a, &f);
+	wait_for(&e, &e.store.records, 2);
+	pthread_mutex_lock(&e.store.lock);
+	size_t nstrings = e.store.strings.n;
+	pthread_mutex_unlock(&e.store.lock);
+	dbp_frame_reset(&f);
+	for (unsigned id = 1000; id < 1000 + DBP_CONN_QUERIES_MAX - 1; id++) {
+		int len = snprintf(text, sizeof text, "SELECT %u", id);
+		ADD_OR_SEND(a, &f, dbp_frame_query(&f, id, 0, text, (size_t)len, "SELECT", 6));
+	}
+	cr_assert_eq(dbp_frame_query(&f, QID, 0, "SELECT 2", 8, "SELECT t", 8), 0);
+	call(&f, 0, 1000, 0); /* the redefinition holds */
+	send_frame(a, &f);
+	wait_for(&e, &e.store.calls, 1);
+	dbp_frame_reset(&f);
+	cr_assert_eq(dbp_frame_query(&f, 999, 0, "SELECT x", 8, "SELECT", 6), 0);
+	send_frame(a, &f);
+	wait_for(&e, &e.store.decode_errors[DBP_DECODE_MALFORMED], 1);
+	expect_closed(a);
+	pthread_mutex_lock(&e.store.lock);
+	/* The called statement's text and summary, and the "" of its where. */
+	cr_assert_leq(e.store.strings.n, nstrings + 3);
+	pthread_mutex_unlock(&e.store.lock);
+
+	/* STRING: the same; the cap counts (id, kind) pairs. */
+	int b = agent(&e);
+	hello(&f, 11);
+	for (unsigned id = 1; id <= DBP_CONN_STRINGS_MAX; id++) {
+		int len = snprintf(text, sizeof text, "db%u", id);
+		ADD_OR_SEND(b, &f, dbp_frame_string(&f, id, DBP_STR_NAMESPACE, text, (size_t)len));
+	}
+	cr_assert_eq(dbp_frame_string(&f, 1, DBP_STR_NAMESPACE, "main", 4), 0);
+	struct dbp_call c = { .query_id = QID,
+			      .namespace_id = 1,
+			      .start_unix_ns = 1700000000000000000ull,
+			      .duration_ns = 1000,
+			      .db_system = DBP_DB_SQLITE };
+	cr_assert_eq(dbp_frame_call(&f, &c, 0), 0);
+	send_frame(b, &f);
+	wait_for(&e, &e.store.calls, 2);
+	dbp_frame_reset(&f);
+	cr_assert_eq(dbp_frame_string(&f, 1, DBP_STR_SERVER, "db:5432", 7), 0);
+	send_frame(b, &f);
+	wait_for(&e, &e.store.decode_errors[DBP_DECODE_MALFORMED], 2);
+	expect_closed(b);
+	stop(&e);
+
+	json_t *doc = render_json(&e, dbp_render_queries, "/queries", 200);
+	json_t *qs = json_object_get(doc, "queries");
+	cr_assert_eq(json_array_size(qs), 2); /* one per namespace */
+	for (size_t i = 0; i < 2; i++) {
+		json_t *q = json_array_get(qs, i);
+		/* The first connection's redefinition; the second's hello() text, "main" its
+		 * redefined namespace. */
+		int first = !*str(q, "db_namespace");
+		cr_assert_str_eq(str(q, "query"), first ? "SELECT 2" : "SELECT ?");
+		cr_assert_str_eq(str(q, "summary"), first ? "SELECT t" : "SELECT");
+		if (!first)
+			cr_assert_str_eq(str(q, "db_namespace"), "main");
+	}
+	json_decref(doc);
+	dbp_store_free(&e.store);
+}
+
 /* ---- the store alone ---- */
 
 Test(stacks, store_interns_by_content)
@@ -761,7 +836,7 @@ Test(stacks, store_interns_by_content)
 
 	/* Callers: the same first frame is one site whatever follows; the first stack stays. */
 	struct dbp_where w = { .service = "svc", .ns = "", .server = "" };
-	struct dbp_stmt *st = dbp_store_stmt(&s, &w, 42, "q", "q");
+	struct dbp_stmt *st = dbp_store_stmt(&s, &w, 42, "q", 1, "q", 1);
 	dbp_store_caller(st, &s1->frames[0], s1->id, 10);
 	dbp_store_caller(st, &s3->frames[0], s3->id, 20);
 	dbp_store_caller(st, &s3->frames[0], 0, 30);
@@ -821,5 +896,32 @@ Test(stacks, store_caps)
 	cr_assert_eq(dbp_store_callstack_get(&s, DBP_STACKS_MAX)->frames[0].offset,
 		     DBP_STACKS_MAX - 1);
 	cr_assert_null(dbp_store_callstack_get(&s, DBP_STACKS_MAX + 1));
+	dbp_store_free(&s);
+}
+
+Test(stacks, folded_statements_intern_no_text)
+{
+	static struct dbp_store s;
+	char text[32];
+	dbp_store_init(&s, 2);
+	struct dbp_where w = { .service = "svc", .ns = "", .server = "" };
+	struct dbp_stmt *a = dbp_store_stmt(&s, &w, 1, "SELECT 1", 8, "SELECT", 6);
+	cr_assert_str_eq(a->text, "SELECT 1");
+	cr_assert_eq(a->text, dbp_store_intern(&s, "SELECT 1", 8));
+	cr_assert_not_null(dbp_store_stmt(&s, &w, 2, "SELECT 2", 8, "SELECT", 6));
+	struct dbp_stmt *other = dbp_store_stmt(&s, &w, 3, "SELECT 3", 8, "SELECT", 6);
+	cr_assert_eq(other->fingerprint, DBP_OTHER_FINGERPRINT);
+	cr_assert_str_eq(other->text, "(other)");
+	cr_assert_str_eq(other->summary, "other");
+	/* Past the cap, new texts and summaries are not interned: the string table stays. */
+	size_t nstrings = s.strings.n;
+	for (unsigned i = 4; i < 1000; i++) {
+		int n = snprintf(text, sizeof text, "SELECT %u", i);
+		cr_assert_eq(dbp_store_stmt(&s, &w, i, text, (size_t)n, text, (size_t)n), other);
+	}
+	cr_assert_eq(s.strings.n, nstrings);
+	cr_assert_eq(s.folded_fingerprints, 997);
+	cr_assert_eq(dbp_store_stmt(&s, &w, 1, "SELECT x", 8, "S", 1), a); /* kept: found */
+	cr_assert_str_eq(a->text, "SELECT 1");
 	dbp_store_free(&s);
 }
