@@ -3,9 +3,12 @@
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +57,10 @@ struct dbp_symbolizer {
 	uint64_t tick;
 };
 
+static int find_debug(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+		      const char *file_name, const char *debuglink, GElf_Word debuglink_crc,
+		      char **debuginfo_file_name);
+
 void dbp_sym_init_env(void)
 {
 	const char *opt = getenv("DBPROBE_DEBUGINFOD");
@@ -72,10 +79,13 @@ struct dbp_symbolizer *dbp_symbolizer_new(const char *debuginfo_path)
 	}
 	pthread_mutex_init(&z->lock, NULL);
 	/* The main file is always reported by path; find_elf is never asked for it. Debug files:
-	 * in the file itself, then by build-id and .gnu_debuglink along the debuginfo path (and
-	 * from debuginfod if DEBUGINFOD_URLS is still set: see dbp_sym_init_env). */
+	 * in the file itself, then by build-id and .gnu_debuglink along the debuginfo path, opened
+	 * only if regular (find_debug). With DBPROBE_DEBUGINFOD=1 the operator chose elfutils'
+	 * own lookup, servers included (see dbp_sym_init_env): it opens local candidates with
+	 * plain open(). */
+	const char *opt = getenv("DBPROBE_DEBUGINFOD");
 	z->cb.find_elf = dwfl_build_id_find_elf;
-	z->cb.find_debuginfo = dwfl_standard_find_debuginfo;
+	z->cb.find_debuginfo = opt && !strcmp(opt, "1") ? dwfl_standard_find_debuginfo : find_debug;
 	z->cb.section_address = dwfl_offline_section_address;
 	z->cb.debuginfo_path = &z->debuginfo_path;
 	return z;
@@ -204,6 +214,205 @@ static int open_regular(const char *path)
 	return fd;
 }
 
+/* ---- separate debug files ----
+ * libdwfl's standard lookup opens every candidate with plain open(), and some candidates are
+ * named by the agent's file itself: its .gnu_debuglink may say "../../dev/watchdog", and
+ * app.debug next to it may be a symlink to a device or a FIFO. Ours opens only through
+ * open_regular(), uses a debuglink name only if it is one path component, and accepts a file
+ * only if it is the right one: the same build-id as the main file, or (the main file has none)
+ * the CRC-32 the debuglink records. */
+
+#define DEFAULT_DEBUGINFO_PATH ":.debug:/usr/lib/debug" /* elfutils' */
+
+/* CRC-32 (IEEE 802.3, reflected, as GNU debuglink's gnu_debuglink_crc32), a nibble at a time. */
+static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n)
+{
+	static const uint32_t t[16] = { 0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac,
+					0x76dc4190, 0x6b6b51f4, 0x4db26158, 0x5005713c,
+					0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
+					0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c };
+	crc = ~crc;
+	while (n--) {
+		crc ^= *p++;
+		crc = (crc >> 4) ^ t[crc & 15];
+		crc = (crc >> 4) ^ t[crc & 15];
+	}
+	return ~crc;
+}
+
+static int crc_matches(int fd, uint32_t want)
+{
+	unsigned char buf[16384];
+	uint32_t crc = 0;
+	off_t off = 0;
+	ssize_t n;
+	while ((n = pread(fd, buf, sizeof buf, off)) > 0) {
+		crc = crc32_update(crc, buf, (size_t)n);
+		off += n;
+	}
+	return n == 0 && crc == want;
+}
+
+static int build_id_matches(int fd, const uint8_t *bid, size_t len)
+{
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	const void *bits;
+	ssize_t n = elf ? dwelf_elf_gnu_build_id(elf, &bits) : -1;
+	int ok = n > 0 && (size_t)n == len && !memcmp(bits, bid, len);
+	elf_end(elf);
+	return ok;
+}
+
+/* What a candidate must match: a build-id, or (len 0) the debuglink's CRC. */
+struct want {
+	const uint8_t *bid;
+	size_t len;
+	uint32_t crc;
+};
+
+/* Opens path if it is a regular file and the one wanted; on success *name is its path. */
+static int try_debug(const char *path, const struct want *w, char **name)
+{
+	int fd = open_regular(path);
+	if (fd < 0)
+		return -1;
+	if ((w->len ? build_id_matches(fd, w->bid, w->len) : crc_matches(fd, w->crc)) &&
+	    (*name = strdup(path)))
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/* <dir>/.build-id/xx/yyyy.debug for each absolute directory of the path. */
+static int find_by_build_id(const char *dirs, const struct want *w, char **name)
+{
+	char hex[2 * DBP_BUILD_ID_MAX + 1], path[PATH_MAX];
+	if (w->len < 2 || w->len > DBP_BUILD_ID_MAX)
+		return -1;
+	for (size_t i = 0; i < w->len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", w->bid[i]);
+	for (const char *d = dirs;; d++) {
+		const char *end = strchrnul(d, ':');
+		/* elfutils' flag turning CRC checks on or off: we always check */
+		while (d < end && (*d == '+' || *d == '-'))
+			d++;
+		int n = (int)(end - d), fd = -1;
+		if (n > 0 && d[0] == '/' &&
+		    snprintf(path, sizeof path, "%.*s/.build-id/%.2s/%s.debug", n, d, hex,
+			     hex + 2) < (int)sizeof path)
+			fd = try_debug(path, w, name);
+		if (fd >= 0 || !*end)
+			return fd;
+		d = end;
+	}
+}
+
+/* link, a single component, in each directory of the path taken as elfutils does: empty, the
+ * main file's directory; relative, under it; absolute, that directory followed by the main
+ * file's (lexically cleaned: an agent's "/x/../.." does not climb out of it). */
+static int find_by_link(const char *dirs, const char *file_name, const char *link,
+			const struct want *w, char **name)
+{
+	char dir[PATH_MAX], clean[PATH_MAX], path[PATH_MAX];
+	const char *slash = strrchr(file_name, '/');
+	if (!*link || strchr(link, '/') || !strcmp(link, ".") || !strcmp(link, "..") ||
+	    file_name[0] != '/' || (size_t)(slash - file_name) >= sizeof dir)
+		return -1;
+	memcpy(dir, file_name, (size_t)(slash - file_name));
+	dir[slash - file_name] = 0;
+	strcpy(clean, *dir ? dir : "/");
+	dbp_sym_clean_path(clean);
+	for (const char *d = dirs;; d++) {
+		const char *end = strchrnul(d, ':');
+		while (d < end && (*d == '+' || *d == '-'))
+			d++;
+		int n = (int)(end - d), len, fd = -1;
+		if (n == 0)
+			len = snprintf(path, sizeof path, "%s/%s", dir, link);
+		else if (d[0] != '/')
+			len = snprintf(path, sizeof path, "%s/%.*s/%s", dir, n, d, link);
+		else
+			len = snprintf(path, sizeof path, "%.*s%s/%s", n, d, clean, link);
+		if (len < (int)sizeof path)
+			fd = try_debug(path, w, name);
+		if (fd >= 0 || !*end)
+			return fd;
+		d = end;
+	}
+}
+
+/* If the ELF file at path has a .gnu_debugaltlink section naming name (dwz's file of debug
+ * info shared by several), copies the build-id it gives to bid and returns its length; else 0.
+ */
+static size_t altlink_build_id(const char *path, const char *name, uint8_t *bid)
+{
+	int fd = open_regular(path);
+	if (fd < 0)
+		return 0;
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	size_t shstrndx, len = 0;
+	Elf_Scn *scn = NULL;
+	if (elf && elf_getshdrstrndx(elf, &shstrndx) == 0)
+		while ((scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+			const char *s = gelf_getshdr(scn, &sh)
+						? elf_strptr(elf, shstrndx, sh.sh_name)
+						: NULL;
+			if (!s || strcmp(s, ".gnu_debugaltlink"))
+				continue;
+			Elf_Data *d = elf_getdata(scn, NULL);
+			const char *p = d && d->d_buf ? d->d_buf : NULL;
+			const char *nul = p ? memchr(p, 0, d->d_size) : NULL;
+			size_t n = nul ? d->d_size - (size_t)(nul + 1 - p) : 0;
+			if (nul && !strcmp(p, name) && n <= DBP_BUILD_ID_MAX) {
+				memcpy(bid, nul + 1, n);
+				len = n;
+			}
+			break;
+		}
+	elf_end(elf);
+	close(fd);
+	return len;
+}
+
+/* libdwfl's find_debuginfo callback (libdwfl.h): returns an open descriptor and sets
+ * *debuginfo_file_name (malloc'ed), or returns -1 leaving it NULL: libdwfl would open() a name
+ * left there. It is also asked for the dwz file a DWARF file's .gnu_debugaltlink names (then
+ * file_name is that DWARF file and debuglink_crc 0): that one is looked up by its build-id. */
+static int find_debug(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+		      const char *file_name, const char *debuglink, GElf_Word debuglink_crc,
+		      char **debuginfo_file_name)
+{
+	(void)modname;
+	(void)base;
+	const struct dbp_symbolizer *z = *userdata;
+	const char *dirs = z && z->debuginfo_path ? z->debuginfo_path : DEFAULT_DEBUGINFO_PATH;
+	uint8_t alt[DBP_BUILD_ID_MAX];
+	struct want w = { NULL, 0, debuglink_crc };
+	if (!file_name) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (debuglink && !debuglink_crc && (w.len = altlink_build_id(file_name, debuglink, alt))) {
+		w.bid = alt;
+		return find_by_build_id(dirs, &w, debuginfo_file_name);
+	}
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int n = dwfl_module_build_id(mod, &bits, &vaddr);
+	int fd = -1;
+	if (n > 0) {
+		w.bid = bits;
+		w.len = (size_t)n;
+		fd = find_by_build_id(dirs, &w, debuginfo_file_name);
+	}
+	if (fd < 0 && debuglink)
+		fd = find_by_link(dirs, file_name, debuglink, &w, debuginfo_file_name);
+	if (fd < 0)
+		errno = ENOENT;
+	return fd;
+}
+
 /* Opens f and checks its build-id against the agent's. 0: FILE_OPEN; -1: not to be read. */
 static int file_open(struct dbp_symbolizer *z, struct symfile *f)
 {
@@ -231,6 +440,9 @@ static int file_open(struct dbp_symbolizer *z, struct symfile *f)
 		dwfl_end(d);
 		return -1;
 	}
+	void **userdata; /* find_debug's: the debuginfo path */
+	dwfl_module_info(m, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
+	*userdata = z;
 	dwfl_report_end(d, NULL, NULL);
 	/* The agent saw the file that was mapped; the one on disk now may be another (an upgrade
 	 * renamed over it, a rebuild). Only the same build-id, or none on both sides, is trusted.

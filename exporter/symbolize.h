@@ -3,8 +3,10 @@
  * build-id or .gnu_debuglink under the debuginfo path), then the ELF symbol tables (.symtab,
  * .dynsym: a function name only), then "basename+0xoffset". A file is read for names only when
  * its build-id on disk is the one the agent saw (or both have none): a binary deleted or replaced
- * since the program started never yields a wrong name. An agent's file is opened only if it is a
- * regular file. Thread-safe (its own lock); results and open files are cached, both bounded. */
+ * since the program started never yields a wrong name. An agent's file, and any debug file, is
+ * opened only if it is a regular file; a debug file is read only if it has the main file's
+ * build-id (or, with none, the CRC-32 its .gnu_debuglink gives). Thread-safe (its own lock);
+ * results and open files are cached, both bounded. */
 #ifndef DBPROBE_SYMBOLIZE_H
 #define DBPROBE_SYMBOLIZE_H
 

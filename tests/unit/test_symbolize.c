@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <link.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -92,6 +93,57 @@ static void remove_tmp(void)
 {
 	if (tmp[0])
 		sh("rm -rf '%s'", tmp);
+}
+
+/* Opening has effects of its own: a device runs its driver (/dev/watchdog arms a reboot), and
+ * a FIFO releases a writer blocked in open(). Makes a FIFO at path and a child blocked opening
+ * it for writing; whatever the symbolizer does with that FIFO, directly or through a symlink,
+ * the writer must stay blocked (writer_still_blocked). */
+static pid_t writer; /* killed by end_writer if a test fails before releasing it */
+
+static void end_writer(void)
+{
+	if (writer > 0 && waitpid(writer, NULL, WNOHANG) == 0) {
+		kill(writer, SIGKILL);
+		waitpid(writer, NULL, 0);
+	}
+	writer = 0;
+	remove_tmp();
+}
+
+static pid_t blocked_writer(const char *path)
+{
+	char ready;
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	int sync[2];
+	cr_assert_eq(pipe(sync), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		close(sync[0]);
+		if (write(sync[1], "r", 1) != 1)
+			_exit(2);
+		_exit(open(path, O_WRONLY) >= 0 ? 0 : 1);
+	}
+	close(sync[1]);
+	cr_assert_eq(read(sync[0], &ready, 1), 1);
+	close(sync[0]);
+	usleep(100000); /* the child is blocked in open() by now */
+	return writer = pid;
+}
+
+/* Checks the writer is still blocked, then lets it go. */
+static void writer_still_blocked(pid_t pid, const char *path)
+{
+	int status;
+	usleep(100000);
+	cr_assert_eq(waitpid(pid, &status, WNOHANG), 0, "the symbolizer opened the FIFO");
+	int r = open(path, O_RDONLY | O_NONBLOCK); /* lets the child go */
+	cr_assert_geq(r, 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	writer = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(r);
 }
 
 /* ---- expectations ---- */
@@ -327,6 +379,99 @@ Test(symbolize, debug_file_found_by_debuglink, .fini = remove_tmp)
 	dbp_symbolizer_free(z);
 }
 
+/* A stripped copy of fixture name at dir/base whose .gnu_debuglink names base.debug, written at
+ * debug_at (a path). */
+static void split(const char *name, const char *dir, const char *base, const char *debug_at)
+{
+	sh("mkdir -p '%s' && cd '%s' && objcopy --only-keep-debug '%s/%s' '%s.debug' && "
+	   "strip --strip-debug -o '%s' '%s/%s' && objcopy --add-gnu-debuglink='%s.debug' '%s'",
+	   dir, dir, SYMFIX_DIR, name, base, base, SYMFIX_DIR, name, base, base);
+	char at[400];
+	snprintf(at, sizeof at, "%s/%s.debug", dir, base);
+	if (strcmp(at, debug_at))
+		sh("mkdir -p \"$(dirname '%s')\" && mv '%s' '%s'", debug_at, at, debug_at);
+}
+
+Test(symbolize, debuglink_in_debug_subdir_and_under_debug_dir, .fini = remove_tmp)
+{
+	struct fixture fx;
+	char dir[128], path[160], at[400], dbg[128];
+	load_fixture(&fx, "symfix_pie");
+	make_tmp();
+	snprintf(dir, sizeof dir, "%s/bin", tmp);
+	/* <dir>/.debug/, under elfutils' default path. */
+	snprintf(at, sizeof at, "%s/.debug/app.debug", dir);
+	split("symfix_pie", dir, "app", at);
+	snprintf(path, sizeof path, "%s/app", dir);
+	struct dbp_symbolizer *z = dbp_symbolizer_new(NULL);
+	expect_dwarf(z, path, &fx);
+	dbp_symbolizer_free(z);
+	/* <debugdir>/<dir>/, the file's directory named with "..": cleaned, still found. */
+	snprintf(dbg, sizeof dbg, "%s/debug", tmp);
+	snprintf(at, sizeof at, "%s%s/app2.debug", dbg, dir);
+	split("symfix_pie", dir, "app2", at);
+	snprintf(path, sizeof path, "%s/bin/../bin/app2", tmp);
+	z = dbp_symbolizer_new(dbg);
+	expect_dwarf(z, path, &fx);
+	dbp_symbolizer_free(z);
+}
+
+Test(symbolize, debuglink_checked_by_crc_without_build_id, .fini = remove_tmp)
+{
+	struct fixture fx;
+	char path[128], at[160];
+	load_fixture(&fx, "symfix_noid");
+	make_tmp();
+	snprintf(path, sizeof path, "%s/noid", tmp);
+	snprintf(at, sizeof at, "%s/noid.debug", tmp);
+	split("symfix_noid", tmp, "noid", at);
+	struct dbp_symbolizer *z = dbp_symbolizer_new(NULL);
+	expect_dwarf(z, path, &fx);
+	dbp_symbolizer_free(z);
+	/* Another file under that name (here one byte more): its CRC differs, it is not read. */
+	sh("printf x >> '%s'", at);
+	z = dbp_symbolizer_new(NULL);
+	expect(z, path, NULL, 0, fx.sites[LOCAL].offset, "local_caller", NULL, 0);
+	dbp_symbolizer_free(z);
+}
+
+Test(symbolize, debuglink_never_opens_what_is_not_a_regular_file, .fini = end_writer, .timeout = 30)
+{
+	struct fixture fx;
+	char fifo[128], dir[128], at[400], dbgpath[300], app[160], evil[160];
+	load_fixture(&fx, "symfix_pie");
+	make_tmp();
+	snprintf(fifo, sizeof fifo, "%s/fifo", tmp);
+	pid_t pid = blocked_writer(fifo);
+	snprintf(dir, sizeof dir, "%s/bin", tmp);
+	/* app's debuglink names app.debug, which is (in each place looked at) a symlink to the
+	 * FIFO: app.debug -> /dev/watchdog would be the same. */
+	snprintf(at, sizeof at, "%s/app.debug", dir);
+	split("symfix_pie", dir, "app", at);
+	sh("cd '%s' && ln -sf ../fifo app.debug && mkdir .debug && ln -s '%s' .debug/app.debug && "
+	   "mkdir -p '%s/debug%s' && ln -s '%s' '%s/debug%s/app.debug'",
+	   dir, fifo, tmp, dir, fifo, tmp, dir);
+	/* evil's debuglink is "../fifo": tried as elfutils would, it reaches the FIFO from each
+	 * directory (<dir>/.., <dir>/.debug/.., <debugdir><dir>/..). */
+	sh("cd '%s' && strip --strip-debug -o evil0 '%s' && printf "
+	   "'../fifo\\000\\001\\002\\003\\004' "
+	   ">link && objcopy --add-section .gnu_debuglink=link evil0 evil && ln -s '%s' "
+	   ".debug/fifo "
+	   "&& ln -s '%s' '%s/debug%s/../fifo' && ln -s '%s' '%s/fifo'",
+	   dir, fx.path, fifo, fifo, tmp, dir, fifo, dir);
+	snprintf(app, sizeof app, "%s/app", dir);
+	snprintf(evil, sizeof evil, "%s/evil", dir);
+	snprintf(dbgpath, sizeof dbgpath, ":.debug:%s/debug", tmp);
+	struct dbp_symbolizer *z = dbp_symbolizer_new(dbgpath);
+	for (int i = 0; i < NSITES; i += 2) { /* LOCAL, INLINED: .symtab names, nothing more */
+		const char *want = i == LOCAL ? "local_caller" : "symfix_outer";
+		expect(z, app, fx.build_id, fx.build_id_len, fx.sites[i].offset, want, NULL, 0);
+		expect(z, evil, fx.build_id, fx.build_id_len, fx.sites[i].offset, want, NULL, 0);
+	}
+	dbp_symbolizer_free(z);
+	writer_still_blocked(pid, fifo);
+}
+
 /* ---- files that are not the ones the agent saw ---- */
 
 Test(symbolize, build_id_mismatch_gives_offsets)
@@ -411,44 +556,20 @@ Test(symbolize, unreadable_paths_give_offsets, .fini = remove_tmp)
 	expect_offset(NULL, fx.path, bid, n, fx.sites[LOCAL].offset);
 }
 
-Test(symbolize, only_regular_files_are_opened, .fini = remove_tmp)
+Test(symbolize, only_regular_files_are_opened, .fini = end_writer)
 {
 	struct fixture fx;
-	char fifo[128], link[128], ready;
+	char fifo[128], link[128];
 	load_fixture(&fx, "symfix_pie");
 	make_tmp();
 	snprintf(fifo, sizeof fifo, "%s/fifo", tmp);
-	cr_assert_eq(mkfifo(fifo, 0600), 0);
-	/* Opening has effects of its own: a device runs its driver (/dev/watchdog arms a reboot),
-	 * and a FIFO releases a writer blocked in open(). Whatever the symbolizer does with that
-	 * FIFO, directly or through a symlink, the writer must stay blocked. */
-	int sync[2];
-	cr_assert_eq(pipe(sync), 0);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		close(sync[0]);
-		if (write(sync[1], "r", 1) != 1)
-			_exit(2);
-		_exit(open(fifo, O_WRONLY) >= 0 ? 0 : 1);
-	}
-	close(sync[1]);
-	cr_assert_eq(read(sync[0], &ready, 1), 1);
-	close(sync[0]);
-	usleep(100000); /* the child is blocked in open() by now */
+	pid_t pid = blocked_writer(fifo);
 	snprintf(link, sizeof link, "%s/link-to-fifo", tmp);
 	cr_assert_eq(symlink(fifo, link), 0);
 	struct dbp_symbolizer *z = dbp_symbolizer_new(NULL);
 	expect_offset(z, fifo, fx.build_id, fx.build_id_len, 0x10);
 	expect_offset(z, link, fx.build_id, fx.build_id_len, 0x10);
-	int status;
-	usleep(100000);
-	cr_assert_eq(waitpid(pid, &status, WNOHANG), 0, "the symbolizer opened the FIFO");
-	int r = open(fifo, O_RDONLY | O_NONBLOCK); /* lets the child go */
-	cr_assert_geq(r, 0);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	close(r);
+	writer_still_blocked(pid, fifo);
 	/* A symlink to a regular file is followed: libraries are usually reached through one. */
 	snprintf(link, sizeof link, "%s/link-to-elf", tmp);
 	cr_assert_eq(symlink(fx.path, link), 0);
