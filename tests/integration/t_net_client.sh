@@ -2,16 +2,11 @@
 # each kind of peer, from a client that runs its own servers: exact calls and bytes per peer in
 # /sockets and /metrics, inbound writes on accepted sockets, and nothing for files or pipes.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/net_lib.sh"
 start_exporter
 
 # series SERVICE: its /sockets series, one line each, sorted:
 # "PEER DIRECTION DB_SYSTEM CALLS BYTES ERRORS" (DB_SYSTEM "-" for none, ERRORS as JSON).
-series() {
-	get /sockets | jq -r --arg s "$1" '.sockets[] | select(.service_name == $s) |
-		"\(.peer) \(.direction) \(if .db_system_name == "" then "-" else .db_system_name end) \(.calls) \(.bytes) \(.errors | tojson)"' |
-		sort
-}
-
 # row SERVICE PEER DIRECTION: "CALLS BYTES ERRORS" of that series (no database system).
 row() {
 	local r
@@ -21,19 +16,7 @@ row() {
 
 # wait_sockets SERVICE CALLS: until the service's series hold CALLS calls, at most 2 s (the
 # agent ships socket totals every second and at exit). Prints the count reached.
-wait_sockets() {
-	local n=0
-	for _ in $(seq 40); do
-		n=$(get /sockets | jq --arg s "$1" '[.sockets[] | select(.service_name == $s) | .calls] | add // 0')
-		((n >= $2)) && break
-		sleep 0.05
-	done
-	echo "$n"
-}
-
 # kv KEY: a key=value line of the client's output.
-kv() { sed -n "s/^$1=//p" "$WORK/out"; }
-
 mkdir "$WORK/net"
 OTEL_SERVICE_NAME=net_peers agent timeout 60 "$B/tests/net_client" peers "$WORK/net" >"$WORK/out"
 check "net_client peers exits 0" 0 "$?"

@@ -1,6 +1,7 @@
 # Failed socket writes: counted as calls with no bytes, under their errno's name, exactly as
 # often as the program saw them fail; in /sockets and as dbprobe_socket_write_errors_total.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/net_lib.sh"
 start_exporter
 
 # row SERVICE PEER: "CALLS BYTES ERRORS" of its outbound series, ERRORS as sorted JSON.
@@ -10,8 +11,6 @@ row() {
 		if length == 0 then "absent" else .[0] |
 		"\(.calls) \(.bytes) \(.errors | to_entries | sort_by(.key) | from_entries | tojson)" end'
 }
-
-kv() { sed -n "s/^$1=//p" "$WORK/out"; }
 
 # errs NAME=N...: the errors object expected, the names with a zero count left out.
 errs() {

@@ -2,13 +2,8 @@
 # closed socket's number is not a socket, a socket on a file's number is; and daemon-style
 # programs that close every descriptor keep working and keep being recorded.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/net_lib.sh"
 start_exporter
-
-series() {
-	get /sockets | jq -r --arg s "$1" '.sockets[] | select(.service_name == $s) |
-		"\(.peer) \(.direction) \(if .db_system_name == "" then "-" else .db_system_name end) \(.calls) \(.bytes) \(.errors | tojson)"' |
-		sort
-}
 
 # row SERVICE PEER: "CALLS BYTES ERRORS" of its outbound series (no database system).
 row() {
@@ -16,18 +11,6 @@ row() {
 	r=$(series "$1" | awk -v p="$2" '$1 == p && $2 == "outbound" && $3 == "-" { print $4, $5, $6 }')
 	echo "${r:-absent}"
 }
-
-wait_sockets() {
-	local n=0
-	for _ in $(seq 40); do
-		n=$(get /sockets | jq --arg s "$1" '[.sockets[] | select(.service_name == $s) | .calls] | add // 0')
-		((n >= $2)) && break
-		sleep 0.05
-	done
-	echo "$n"
-}
-
-kv() { sed -n "s/^$1=//p" "$WORK/out"; }
 
 # Each case writes to its own Unix server (peer unix:DIR/<case>.sock) less than 1000 bytes;
 # every write to a file is 1000 bytes or more, so a file write counted shows in the bytes.

@@ -3,13 +3,8 @@
 # are counted exactly, the handler's at most as often as they happened. First, without a
 # handler, a writer busy across several of the agent's once-a-second shipments of totals.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/net_lib.sh"
 start_exporter
-
-series() {
-	get /sockets | jq -r --arg s "$1" '.sockets[] | select(.service_name == $s) |
-		"\(.peer) \(.direction) \(if .db_system_name == "" then "-" else .db_system_name end) \(.calls) \(.bytes) \(.errors | tojson)"' |
-		sort
-}
 
 # row SERVICE PEER: "CALLS BYTES" of its outbound series (no database system), or "0 0".
 row() {
@@ -17,18 +12,6 @@ row() {
 	r=$(series "$1" | awk -v p="$2" '$1 == p && $2 == "outbound" && $3 == "-" { print $4, $5 }')
 	echo "${r:-0 0}"
 }
-
-wait_sockets() {
-	local n=0
-	for _ in $(seq 40); do
-		n=$(get /sockets | jq --arg s "$1" '[.sockets[] | select(.service_name == $s) | .calls] | add // 0')
-		((n >= $2)) && break
-		sleep 0.05
-	done
-	echo "$n"
-}
-
-kv() { sed -n "s/^$1=//p" "$WORK/out"; }
 
 # 1000000 writes of 64 bytes to a Unix socket, for some seconds: the totals the agent ships
 # while the writer counts must add up, at every shipment.
