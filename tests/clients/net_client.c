@@ -92,6 +92,7 @@ struct srv {
 	size_t reply;        /* written back with write() on each accepted connection */
 	size_t reply_v;      /* then with writev() in two pieces (the first 100 bytes) */
 	uint64_t got;        /* bytes received, all connections together (atomic) */
+	unsigned accepted;   /* connections accepted (atomic) */
 };
 
 #define MAX_SRV 16
@@ -202,6 +203,22 @@ static int dial(const struct srv *s)
 	return dial_fd(s->fd, s->dgram ? SOCK_DGRAM : SOCK_STREAM);
 }
 
+/* dial(), then wait until the server thread has accepted: its accept() takes a number too,
+ * and a case that counts on numbers must not race with it. */
+static int dial_accepted(struct srv *s)
+{
+	unsigned before = __atomic_load_n(&s->accepted, __ATOMIC_ACQUIRE);
+	int fd = dial(s);
+	for (int i = 0; __atomic_load_n(&s->accepted, __ATOMIC_ACQUIRE) == before; i++) {
+		if (i == 10000) {
+			errno = 0;
+			die("the server never accepted");
+		}
+		usleep(1000);
+	}
+	return fd;
+}
+
 static void answer(const struct srv *s, int c)
 {
 	if (s->reply)
@@ -249,6 +266,7 @@ static void *sink_main(void *arg)
 				      : accept(s->fd, NULL, NULL);
 			if (c < 0)
 				die("accept");
+			__atomic_add_fetch(&s->accepted, 1, __ATOMIC_RELEASE);
 			answer(s, c);
 			if (s->mode == ACC_CLOSE) {
 				close(c);
@@ -271,7 +289,12 @@ static void *sink_main(void *arg)
 				__atomic_add_fetch(&srvs[owner[i]].got, (uint64_t)r,
 						   __ATOMIC_RELAXED);
 			} else {
-				close(conn[i]);
+				/* Closed by the client: kept open until the end, so no number is
+				 * freed behind the back of a case that counts on numbers. */
+				if (nheld < MAX_CONN)
+					held[nheld++] = conn[i];
+				else
+					close(conn[i]);
 				conn[i] = -1;
 			}
 		}
@@ -519,7 +542,7 @@ static int mode_reuse(const char *dir)
 	struct iovec v[2] = { { payload, 1000 }, { payload, 1500 } };
 
 	/* a: close() a socket; a file opens on its number. */
-	int fd = dial(s[0]);
+	int fd = dial_accepted(s[0]);
 	must(write(fd, payload, 100), 100, "a: write");
 	/* The first write starts the agent's sender, whose own socket takes the lowest free
 	 * number when it connects: let it, before the cases count on numbers coming back. */
@@ -532,7 +555,7 @@ static int mode_reuse(const char *dir)
 	close(f);
 
 	/* b: dup2() a file over a socket. */
-	fd = dial(s[1]);
+	fd = dial_accepted(s[1]);
 	must(write(fd, payload, 200), 200, "b: write");
 	f = open_file(dir, "b.file");
 	if (dup2(f, fd) != fd)
@@ -542,7 +565,7 @@ static int mode_reuse(const char *dir)
 	close(f);
 
 	/* c: dup3() a file over a socket. */
-	fd = dial(s[2]);
+	fd = dial_accepted(s[2]);
 	must(send(fd, payload, 300, 0), 300, "c: send");
 	f = open_file(dir, "c.file");
 	if (dup3(f, fd, O_CLOEXEC) != fd)
@@ -553,7 +576,7 @@ static int mode_reuse(const char *dir)
 
 	/* d: F_DUPFD_CLOEXEC copies a socket: the copy writes to the same peer, also once the
 	 * original is closed. */
-	fd = dial(s[3]);
+	fd = dial_accepted(s[3]);
 	int d = fcntl(fd, F_DUPFD_CLOEXEC, 200);
 	if (d < 200)
 		die("d: F_DUPFD_CLOEXEC");
@@ -568,7 +591,7 @@ static int mode_reuse(const char *dir)
 	close(d2);
 
 	/* e: close_range() a socket; a file opens on its number. */
-	fd = dial(s[4]);
+	fd = dial_accepted(s[4]);
 	must(write(fd, payload, 500), 500, "e: write");
 	if (close_range((unsigned)fd, (unsigned)fd, 0) != 0)
 		die("e: close_range");
@@ -581,14 +604,14 @@ static int mode_reuse(const char *dir)
 	f = open_file(dir, "f.file");
 	must(write(f, payload, 6006), 6006, "f: write file");
 	close(f);
-	fd = dial(s[5]);
+	fd = dial_accepted(s[5]);
 	same_number(fd, f, "f: the socket");
 	must(write(fd, payload, 600), 600, "f: write");
 	close(fd);
 
 	/* g: a file's number (cached as "not a socket") taken over by dup2() of a socket; freed
 	 * again by close(), taken by dup() of the socket (dup itself is not hooked). */
-	int g = dial(s[6]);
+	int g = dial_accepted(s[6]);
 	f = open_file(dir, "g.file");
 	must(write(f, payload, 7007), 7007, "g: write file");
 	if (dup2(g, f) != f)
@@ -602,7 +625,7 @@ static int mode_reuse(const char *dir)
 	close(g);
 
 	/* h: fclose() of an fdopen()ed socket closes it inside libc; a file opens on its number. */
-	fd = dial(s[7]);
+	fd = dial_accepted(s[7]);
 	must(write(fd, payload, 800), 800, "h: write");
 	FILE *fp = fdopen(fd, "w");
 	if (!fp)
