@@ -15,6 +15,7 @@
 #include "process.h"
 #include "ptrmap.h"
 #include "ring.h"
+#include "trace.h"
 #include "sender.h"
 #include "stack.h"
 
@@ -87,6 +88,7 @@ static void fork_child(void)
 		__atomic_store_n(&dbp_state, DBP_ST_INITIALIZING, __ATOMIC_RELEASE);
 		dbp_ring_reset_child();
 		dbp_sender_reset_child();
+		dbp_trace_reset_child();
 		process_fill();
 		dbp_clock_init();
 		__atomic_store_n(&dbp_state, DBP_ST_RUNNING, __ATOMIC_RELEASE);

@@ -43,6 +43,14 @@ static const char *shown(const char *v)
 	return buf;
 }
 
+static int hexdigit(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
 static int is_true(const char *s)
 {
 	return !strcmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "yes") ||
@@ -110,6 +118,117 @@ static void default_service(char *out, size_t cap)
 		len = cap - 1;
 	memcpy(out, name, len);
 	out[len] = 0;
+}
+
+/* service.name=... in OTEL_RESOURCE_ATTRIBUTES ("k=v,k=v", values percent-encoded): 0 and
+ * the value in out, or -1 when absent, empty or too long. */
+static int resource_service(const char *attrs, char *out, size_t cap)
+{
+	const char *p = attrs;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		const char *k = p;
+		while (k < p + n && *k == ' ')
+			k++;
+		if (!strncmp(k, "service.name", 12)) {
+			const char *e = k + 12;
+			while (e < p + n && *e == ' ')
+				e++;
+			if (e < p + n && *e == '=') {
+				e++;
+				while (e < p + n && *e == ' ')
+					e++;
+				const char *end = p + n;
+				while (end > e && end[-1] == ' ')
+					end--;
+				size_t o = 0;
+				for (; e < end && o + 1 < cap; e++) {
+					int hi, lo;
+					if (*e == '%' && end - e > 2 && (hi = hexdigit(e[1])) >= 0 &&
+					    (lo = hexdigit(e[2])) >= 0) {
+						out[o++] = (char)(hi << 4 | lo);
+						e += 2;
+					} else {
+						out[o++] = *e;
+					}
+				}
+				if (!o || e < end)
+					return -1;
+				out[o] = 0;
+				return 0;
+			}
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	return -1;
+}
+
+static const struct {
+	const char *name;
+	int sampler;
+} sampler_names[] = {
+	{ "parentbased_always_on", DBP_SAMPLER_PARENT_ON },
+	{ "parentbased_always_off", DBP_SAMPLER_PARENT_OFF },
+	{ "parentbased_traceidratio", DBP_SAMPLER_PARENT_RATIO },
+	{ "always_on", DBP_SAMPLER_ON },
+	{ "always_off", DBP_SAMPLER_OFF },
+	{ "traceidratio", DBP_SAMPLER_RATIO },
+};
+
+static void load_traces(struct dbp_config *cfg, const char *(*env)(const char *))
+{
+	const char *v;
+	cfg->sampler = DBP_SAMPLER_PARENT_ON;
+	cfg->sampler_ratio = 1.0;
+	if ((v = env("OTEL_TRACES_SAMPLER")) && *v) {
+		size_t i;
+		for (i = 0; i < sizeof sampler_names / sizeof sampler_names[0]; i++)
+			if (!strcmp(v, sampler_names[i].name))
+				break;
+		if (i < sizeof sampler_names / sizeof sampler_names[0])
+			cfg->sampler = sampler_names[i].sampler;
+		else
+			dbp_warn("OTEL_TRACES_SAMPLER='%s' is not always_on, always_off, "
+				 "traceidratio or parentbased_always_on|always_off|traceidratio; "
+				 "using the default parentbased_always_on",
+				 shown(v));
+	}
+	int ratio = cfg->sampler == DBP_SAMPLER_RATIO || cfg->sampler == DBP_SAMPLER_PARENT_RATIO;
+	if ((v = env("OTEL_TRACES_SAMPLER_ARG")) && *v && ratio) {
+		char *end;
+		errno = 0;
+		double r = strtod(v, &end);
+		if (!errno && !*end && r >= 0.0 && r <= 1.0)
+			cfg->sampler_ratio = r;
+		else
+			dbp_warn("OTEL_TRACES_SAMPLER_ARG='%s' is not a ratio from 0 to 1; using "
+				 "the default 1.0",
+				 shown(v));
+	}
+	cfg->sampler_bound = cfg->sampler_ratio >= 1.0
+				     ? UINT64_MAX
+				     : (uint64_t)(cfg->sampler_ratio * 18446744073709551616.0);
+	if ((v = env("DBPROBE_SQLCOMMENT"))) {
+		if (is_true(v))
+			cfg->sqlcomment = 1;
+		else if (!is_false(v))
+			dbp_warn("DBPROBE_SQLCOMMENT='%s' is not 0 or 1; using the default 0",
+				 shown(v));
+	}
+	if ((v = env("TRACEPARENT")) && *v && dbp_trace_parse_parent(v, &cfg->parent) < 0)
+		dbp_warn("TRACEPARENT='%s' is not a W3C traceparent (00-<32 hex>-<16 hex>-<2 "
+			 "hex>), so each call starts a trace of its own; using the default none",
+			 shown(v));
+	if ((v = env("TRACESTATE")) && *v && cfg->parent.valid) {
+		if (strlen(v) <= 512)
+			strcpy(cfg->tracestate, v);
+		else
+			dbp_warn("TRACESTATE='%s' is longer than 512 characters; using the "
+				 "default none",
+				 shown(v));
+	}
 }
 
 void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
@@ -213,6 +332,14 @@ void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
 				 "default %s",
 				 shown(v), sizeof cfg->socket_path - 1, DBP_DEFAULT_SOCKET);
 	}
+	if ((v = env("OTEL_RESOURCE_ATTRIBUTES")) && *v) {
+		if (strlen(v) < sizeof cfg->resource_attrs)
+			strcpy(cfg->resource_attrs, v);
+		else
+			dbp_warn("OTEL_RESOURCE_ATTRIBUTES='%s' is longer than %zu bytes; using "
+				 "the default none",
+				 shown(v), sizeof cfg->resource_attrs - 1);
+	}
 	v = env("OTEL_SERVICE_NAME");
 	if (v && *v && strlen(v) < sizeof cfg->service)
 		strcpy(cfg->service, v);
@@ -221,6 +348,10 @@ void dbp_config_load(struct dbp_config *cfg, const char *(*env)(const char *))
 			dbp_warn("OTEL_SERVICE_NAME='%s' is empty or too long; using the default "
 				 "(the executable's name)",
 				 shown(v));
-		default_service(cfg->service, sizeof cfg->service);
+		/* OpenTelemetry: OTEL_SERVICE_NAME first, then service.name among the resource
+		 * attributes. */
+		if (resource_service(cfg->resource_attrs, cfg->service, sizeof cfg->service) < 0)
+			default_service(cfg->service, sizeof cfg->service);
 	}
+	load_traces(cfg, env);
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "trace.h"
+
 enum dbp_qtext { DBP_QTEXT_NORMALIZED = 0, DBP_QTEXT_RAW, DBP_QTEXT_OFF };
 
 struct dbp_config {
@@ -18,6 +20,14 @@ struct dbp_config {
 	int stack_depth;       /* DBPROBE_STACK_DEPTH: frames kept, 1..DBP_STACK_MAX */
 	char socket_path[108]; /* DBPROBE_SOCKET (sun_path size) */
 	char service[256];     /* OTEL_SERVICE_NAME, default the executable's name */
+	/* Traces. */
+	int sampler;            /* OTEL_TRACES_SAMPLER: enum dbp_sampler */
+	double sampler_ratio;   /* OTEL_TRACES_SAMPLER_ARG for the ratio samplers */
+	uint64_t sampler_bound; /* sampler_ratio * 2^64 (UINT64_MAX: every trace) */
+	int sqlcomment;         /* DBPROBE_SQLCOMMENT=1 */
+	struct dbp_trace_parent parent; /* TRACEPARENT */
+	char tracestate[520];           /* TRACESTATE (W3C: at most 512 characters) */
+	char resource_attrs[2048];      /* OTEL_RESOURCE_ATTRIBUTES, passed on to the exporter */
 };
 
 #define DBP_DEFAULT_SOCKET "/tmp/dbprobe.sock"

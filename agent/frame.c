@@ -50,11 +50,25 @@ static void *reserve(struct dbp_frame *f, uint16_t type, uint16_t flags, size_t 
 int dbp_frame_hello(struct dbp_frame *f, uint32_t pid, uint32_t ppid, uint64_t start_unix_ns,
 		    const char *exe, size_t exe_len, const char *service, size_t service_len)
 {
+	return dbp_frame_hello_ex(f, pid, ppid, start_unix_ns, exe, exe_len, service, service_len,
+				  "", 0, "", 0);
+}
+
+int dbp_frame_hello_ex(struct dbp_frame *f, uint32_t pid, uint32_t ppid, uint64_t start_unix_ns,
+		       const char *exe, size_t exe_len, const char *service, size_t service_len,
+		       const char *tracestate, size_t tracestate_len, const char *resource,
+		       size_t resource_len)
+{
 	if (exe_len > DBP_STRING_MAX)
 		exe_len = DBP_STRING_MAX;
 	if (service_len > DBP_STRING_MAX)
 		service_len = DBP_STRING_MAX;
-	struct dbp_hello *r = reserve(f, DBP_REC_HELLO, 0, sizeof *r, exe_len + service_len);
+	if (tracestate_len > DBP_STRING_MAX)
+		tracestate_len = DBP_STRING_MAX;
+	if (resource_len > DBP_STRING_MAX)
+		resource_len = DBP_STRING_MAX;
+	struct dbp_hello *r = reserve(f, DBP_REC_HELLO, 0, sizeof *r,
+				      exe_len + service_len + tracestate_len + resource_len);
 	if (!r)
 		return -1;
 	r->pid = pid;
@@ -62,8 +76,13 @@ int dbp_frame_hello(struct dbp_frame *f, uint32_t pid, uint32_t ppid, uint64_t s
 	r->start_unix_ns = start_unix_ns;
 	r->exe_len = (uint16_t)exe_len;
 	r->service_len = (uint16_t)service_len;
-	memcpy((char *)(r + 1), exe, exe_len);
-	memcpy((char *)(r + 1) + exe_len, service, service_len);
+	r->tracestate_len = (uint16_t)tracestate_len;
+	r->resource_len = (uint16_t)resource_len;
+	char *p = (char *)(r + 1);
+	memcpy(p, exe, exe_len);
+	memcpy(p + exe_len, service, service_len);
+	memcpy(p + exe_len + service_len, tracestate, tracestate_len);
+	memcpy(p + exe_len + service_len + tracestate_len, resource, resource_len);
 	return 0;
 }
 

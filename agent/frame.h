@@ -25,6 +25,11 @@ uint32_t dbp_frame_room(const struct dbp_frame *f);
 /* Each returns 0, or -1 when the record does not fit (the frame is unchanged). */
 int dbp_frame_hello(struct dbp_frame *f, uint32_t pid, uint32_t ppid, uint64_t start_unix_ns,
 		    const char *exe, size_t exe_len, const char *service, size_t service_len);
+/* The same with the process's trace state and resource attributes (cut at DBP_STRING_MAX). */
+int dbp_frame_hello_ex(struct dbp_frame *f, uint32_t pid, uint32_t ppid, uint64_t start_unix_ns,
+		       const char *exe, size_t exe_len, const char *service, size_t service_len,
+		       const char *tracestate, size_t tracestate_len, const char *resource,
+		       size_t resource_len);
 int dbp_frame_query(struct dbp_frame *f, uint64_t id, uint16_t flags, const char *text,
 		    size_t text_len, const char *summary, size_t summary_len);
 int dbp_frame_string(struct dbp_frame *f, uint64_t id, uint16_t kind, const char *s, size_t len);

@@ -1,5 +1,6 @@
 /* intern: process-wide tables of query texts and short strings. */
 #include "intern.h"
+#include "trace.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -125,6 +126,7 @@ static const struct dbp_query_ent *query_add(const struct sqlnorm_info *ni, char
 		q->flags = DBP_QUERY_TRUNCATED;
 	}
 	q->id = ni->fingerprint;
+	q->txn = (uint8_t)dbp_trace_txn_kind(norm, ni->len);
 	q->text = dup_bytes(text, tlen);
 	q->text_len = (uint32_t)tlen;
 	q->summary = dup_bytes(ni->summary, strlen(ni->summary));

@@ -15,6 +15,7 @@ struct dbp_query_ent {
 	uint16_t summary_len;
 	uint16_t flags;  /* DBP_QUERY_TRUNCATED */
 	uint32_t stacks; /* stacks captured for it (the sampled policy's first calls) */
+	uint8_t txn;     /* enum dbp_txn_kind (trace.h): BEGIN, COMMIT, ROLLBACK or none */
 	const char *text;
 	const char *summary;
 };

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "agent.h"
+#include "trace.h"
 #include "intern.h"
 #include "ptrmap.h"
 #include "sqlparts.h"
@@ -28,6 +29,7 @@ struct my_conn {
 	uint64_t rows;
 	uint64_t acc_rows, acc_affected; /* a CALL's results so far, recorded as one */
 	const void *use_res;             /* the MYSQL_RES being read row by row, if any */
+	struct dbp_tconn tc;             /* its transaction and pre-given span ids (trace.h) */
 };
 
 /* A prepared statement (MYSQL_STMT *). */

@@ -10,6 +10,7 @@
 #include "intern.h"
 #include "ptrmap.h"
 #include "sqlparts.h"
+#include "trace.h"
 
 enum pq_kind {
 	PQ_QUERY = 1, /* statements: a simple-protocol string (one part each), or one extended */
@@ -42,6 +43,7 @@ struct pq_pend {
 	uint64_t held_t1; /* when the held part's result came */
 	struct pq_stats st;
 	struct dbp_parts parts; /* op, name, body: see enum pq_op */
+	struct dbp_tpre pre;    /* span ids the text carried (DBPROBE_SQLCOMMENT): its first part's */
 };
 
 struct pq_prep {
@@ -62,6 +64,7 @@ struct pq_conn {
 	unsigned nprep, prepcap;
 	uint64_t connect_t0;
 	int connecting;
+	struct dbp_tconn tc; /* its transaction and pre-given span ids (trace.h) */
 };
 
 void pq_conn_clear(struct pq_conn *c);

@@ -125,12 +125,12 @@ struct dbp_rec *dbp_ring_reserve_slow(void)
 	return &r->recs[r->head & r->mask];
 }
 
-void dbp_ring_push(const struct dbp_rec *rec)
+void dbp_ring_push_tc(const struct dbp_rec *rec, struct dbp_tconn *tc)
 {
 	struct dbp_rec *slot = dbp_ring_reserve();
 	if (slot) {
 		*slot = *rec;
-		dbp_ring_commit();
+		dbp_ring_commit_tc(tc);
 	}
 }
 

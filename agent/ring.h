@@ -8,6 +8,7 @@
 #include "agent.h"
 #include "intern.h"
 #include "stack.h"
+#include "trace.h"
 #include "wire.h"
 
 enum dbp_rec_kind {
@@ -36,7 +37,7 @@ struct dbp_rec {
 	uint32_t peer; /* SOCKWRITE: a dbp_peer index */
 	uint32_t reserved0;
 	const struct dbp_stack_ent *stack; /* NULL: none captured */
-	uint8_t reserved[32];
+	uint8_t trace_id[16], span_id[8], parent_id[8]; /* set at commit (trace.h) */
 };
 
 struct dbp_ring {
@@ -85,16 +86,28 @@ static inline struct dbp_rec *dbp_ring_reserve(void)
 	return rec;
 }
 
-static inline void dbp_ring_commit(void)
+/* reserve + copy + commit, for records built elsewhere. */
+void dbp_ring_push_tc(const struct dbp_rec *r, struct dbp_tconn *tc);
+
+/* Commits the reserved record. For a call of connection tc (NULL: none tracked), the trace
+ * ids (trace.h) and the stack are decided here, after the real call returned. */
+static inline void dbp_ring_commit_tc(struct dbp_tconn *tc)
 {
 	struct dbp_ring *r = dbp_tls_ring;
-	/* Who made the call, when it is worth knowing (stack.h): the hook's caller's frames
-	 * are still on this thread's stack. */
 	struct dbp_rec *rec = &r->recs[r->head & r->mask];
-	rec->stack = rec->kind == DBP_RK_CALL && !(rec->flags & DBP_CALL_CONNECT)
-			     ? dbp_stack_for(rec->query, rec->flags & DBP_CALL_ERROR, rec->dur,
-					     rec->t0 + rec->dur)
-			     : NULL;
+	int txn_done = 0;
+	if (rec->kind == DBP_RK_CALL && !(rec->flags & DBP_CALL_TXN)) {
+		txn_done = dbp_trace_assign(rec, tc);
+		/* Who made the call, when it is worth knowing (stack.h): the hook's caller's
+		 * frames are still on this thread's stack. */
+		rec->stack = !(rec->flags & DBP_CALL_CONNECT)
+				     ? dbp_stack_for(rec->query, rec->flags & DBP_CALL_ERROR,
+						     rec->flags & DBP_CALL_SAMPLED, rec->dur,
+						     rec->t0 + rec->dur)
+				     : NULL;
+	} else {
+		rec->stack = NULL;
+	}
 	uint64_t h = r->head + 1;
 	__atomic_store_n(&r->head, h, __ATOMIC_RELEASE);
 	/* The sender read the slots ahead on its own core, so their lines are shared there:
@@ -110,14 +123,23 @@ static inline void dbp_ring_commit(void)
 	/* Every half ring, nudge the sender: one syscall per thousands of records. */
 	if (__builtin_expect((h & (r->mask >> 1)) == 0, 0))
 		dbp_ring_wake();
+	if (__builtin_expect(txn_done, 0))
+		dbp_ring_push_tc(dbp_trace_txn_rec(), NULL);
 	dbp_tls_busy--;
+}
+
+static inline void dbp_ring_commit(void)
+{
+	dbp_ring_commit_tc(NULL);
 }
 
 /* This thread's ring, mapped on first use; NULL once retired or out of memory. */
 struct dbp_ring *dbp_ring_mine(void);
 
-/* reserve + copy + commit, for records built elsewhere. */
-void dbp_ring_push(const struct dbp_rec *r);
+static inline void dbp_ring_push(const struct dbp_rec *r)
+{
+	dbp_ring_push_tc(r, NULL);
+}
 
 /* Process-wide drop counters for reasons outside a ring (atomic adds). */
 void dbp_ring_count_drop(enum dbp_drop_reason why);

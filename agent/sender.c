@@ -116,8 +116,10 @@ static void try_connect(int force)
 	disconnected_logged = 0;
 	frame_start();
 	const struct dbp_process *p = dbp_process();
-	dbp_frame_hello(&frame, p->pid, p->ppid, p->start_unix_ns, p->exe, strlen(p->exe),
-			dbp_cfg.service, strlen(dbp_cfg.service));
+	dbp_frame_hello_ex(&frame, p->pid, p->ppid, p->start_unix_ns, p->exe, strlen(p->exe),
+			   dbp_cfg.service, strlen(dbp_cfg.service), dbp_cfg.tracestate,
+			   strlen(dbp_cfg.tracestate), dbp_cfg.resource_attrs,
+			   strlen(dbp_cfg.resource_attrs));
 	dbp_log(1, "connected to exporter at %s", dbp_cfg.socket_path);
 	return;
 fail:
@@ -361,6 +363,7 @@ static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *a
 		c->rows_returned = r->rows;
 		c->rows_affected = r->affected;
 		c->stack_id = r->stack && r->stack->sent_gen == gen ? r->stack->id : 0;
+		memcpy(c->trace_id, r->trace_id, 32); /* trace_id, span_id, parent_span_id */
 		c->write_bytes = r->io_bytes;
 		c->write_ns = r->io_ticks ? dbp_clock_ns(&clk, r->io_ticks) : 0;
 		c->tid = tid;

@@ -327,9 +327,11 @@ static struct rate sampled_rate = { .per_second = RATE_PER_SECOND, .burst = 1 };
 /* Failed and slow calls: every one, but a loop of failures (retries, constraint violations)
  * pays for a bounded number of captures a second. */
 static struct rate notable_rate = { .per_second = 1000, .burst = 256 };
+/* Calls sampled for a trace: their spans' code locations. */
+static struct rate traced_rate = { .per_second = 1000, .burst = 256 };
 
 const struct dbp_stack_ent *dbp_stack_for(const struct dbp_query_ent *q, int failed,
-					  uint64_t dur_ticks, uint64_t end_ticks)
+					  int traced, uint64_t dur_ticks, uint64_t end_ticks)
 {
 	switch (dbp_cfg.stacks) {
 	case DBP_STACKS_OFF:
@@ -342,6 +344,10 @@ const struct dbp_stack_ent *dbp_stack_for(const struct dbp_query_ent *q, int fai
 				break;
 			return NULL;
 		}
+		/* A span's code location: at 100% sampling every call is traced, so these have a
+		 * budget of their own. */
+		if (traced && rate_allows(&traced_rate, end_ticks))
+			break;
 		if (q && q->id && __atomic_load_n(&q->stacks, __ATOMIC_RELAXED) < FIRST_PER_QUERY &&
 		    __atomic_fetch_add(&((struct dbp_query_ent *)q)->stacks, 1, __ATOMIC_RELAXED) <
 			    FIRST_PER_QUERY)

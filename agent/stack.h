@@ -41,11 +41,12 @@ struct dbp_stack_ent {
 enum dbp_stacks_mode { DBP_STACKS_SAMPLED = 0, DBP_STACKS_OFF, DBP_STACKS_ALL };
 
 /* The stack of the current call if it is worth one (DBPROBE_STACKS): always with "all"; with
- * "sampled" when the call failed or was slow, for the first calls of each statement, and then
- * at a bounded rate per process. NULL otherwise, or when stacks are unavailable. Called from a
- * hook after the real call returned, inside the agent (dbp_tls_busy held). */
+ * "sampled" when the call failed or was slow, or was sampled for a trace (each at a bounded
+ * rate per process), for the first calls of each statement, and then at a bounded rate. NULL
+ * otherwise, or when stacks are unavailable. Called from a hook after the real call returned,
+ * inside the agent (dbp_tls_busy held). */
 const struct dbp_stack_ent *dbp_stack_for(const struct dbp_query_ent *q, int failed,
-					  uint64_t dur_ticks, uint64_t end_ticks);
+					  int traced, uint64_t dur_ticks, uint64_t end_ticks);
 
 /* The capture itself, policy aside (the bench measures it). */
 const struct dbp_stack_ent *dbp_stack_capture(void);

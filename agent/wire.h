@@ -23,7 +23,7 @@
  */
 
 #define DBP_WIRE_MAGIC 0x31504244u /* "DBP1" read as a little-endian u32 */
-#define DBP_WIRE_VERSION 4u        /* 4: call-site stacks (MODULE, STACK, CALL.stack_id) */
+#define DBP_WIRE_VERSION 5u /* 5: trace context (CALL ids, HELLO tracestate and resource) */
 #define DBP_FRAME_MAX 65536u       /* bytes in one frame, header included */
 #define DBP_TEXT_MAX 8192u   /* longest query text sent; longer ones are cut (flag TRUNCATED) */
 #define DBP_STRING_MAX 4096u /* longest namespace, error name, path or service name */
@@ -52,7 +52,9 @@ enum dbp_rec_type {
 	DBP_REC_STACK = 9,     /* a call-site stack, interned */
 };
 
-/* Who is talking. Followed by exe (exe_len bytes) then service (service_len bytes). */
+/* Who is talking. Followed by exe (exe_len bytes), service (service_len bytes), the W3C
+ * tracestate handed to the process (tracestate_len, <= 512) and its OTEL_RESOURCE_ATTRIBUTES
+ * (resource_len, as given: "k=v,k=v" percent-encoded). */
 struct dbp_hello {
 	struct dbp_rec_hdr h;
 	uint32_t pid;
@@ -61,7 +63,8 @@ struct dbp_hello {
 		start_unix_ns; /* when the agent armed in this process (after fork: in the child) */
 	uint16_t exe_len;
 	uint16_t service_len;
-	uint32_t reserved;
+	uint16_t tracestate_len;
+	uint16_t resource_len;
 };
 
 #define DBP_QUERY_TRUNCATED 0x1 /* h.flags: the text was cut at DBP_TEXT_MAX */
@@ -105,6 +108,14 @@ enum dbp_db_system {
 /* h.flags: not a statement but a connection being opened: query_id is 0, the duration is the
  * connection's create time, rows are 0. With DBP_CALL_ERROR, the attempt failed. */
 #define DBP_CALL_CONNECT 0x4
+/* h.flags: the trace sampler chose this call (its span is exported for that); a call with a
+ * span_id that is not sampled is exported for being slow or failed. */
+#define DBP_CALL_SAMPLED 0x8
+/* h.flags: not a call but a transaction's span, from its BEGIN's start to its COMMIT's (or
+ * ROLLBACK's: DBP_CALL_ROLLBACK) end; query_id, error_id, rows, stack are 0. Statements of the
+ * transaction name its span_id as their parent. Counted in no statistics. */
+#define DBP_CALL_TXN 0x10
+#define DBP_CALL_ROLLBACK 0x20
 
 /* One database call (a statement execution, or a statement that failed to prepare). */
 struct dbp_call {
@@ -120,6 +131,11 @@ struct dbp_call {
 	uint64_t write_bytes; /* bytes the call itself wrote to sockets */
 	uint64_t write_ns;    /* time spent in those writes */
 	uint64_t stack_id;    /* a STACK id defined on this connection, or 0: none captured */
+	/* The call's span: span_id all zero when it is not exported (neither sampled, nor slow,
+	 * nor failed). parent_span_id all zero: a root. Bytes in W3C order (as hex reads). */
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint8_t parent_span_id[8];
 	uint32_t tid;
 	uint8_t db_system; /* enum dbp_db_system */
 	uint8_t reserved;

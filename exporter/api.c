@@ -434,3 +434,116 @@ void dbp_render_sockets(struct dbp_store *s, const struct dbp_request *r, struct
 	free(rows.v);
 	json_page(out, json_pack("{s:o, s:o}", "sockets", socks, "slow_writes", slow));
 }
+
+/* ---- /traces: the span pipeline's ring of the latest spans (its own lock, not the store's) */
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *hex_json(const uint8_t *p, size_t n)
+{
+	char hex[33];
+	dbp_hex(p, n, hex);
+	return json_string(hex);
+}
+
+static json_t *resource_json(const struct dbp_resource *res)
+{
+	json_t *attrs = json_object();
+	for (size_t i = 0; i < res->nattrs; i++)
+		json_object_set_new(attrs, res->attrs[i].key, str_or_null(res->attrs[i].value));
+	return json_pack("{s:o, s:I, s:o, s:o, s:o, s:o}", "service_name",
+			 str_or_null(res->service_name), "pid", (json_int_t)res->pid, "exe",
+			 str_or_null(res->exe), "host", str_or_null(res->host), "tracestate",
+			 str_or_null(res->tracestate), "attributes", attrs);
+}
+
+static json_t *span_json(const struct dbp_span *sp)
+{
+	static const char *const whats[] = { [DBP_SPAN_CALL] = "call",
+					     [DBP_SPAN_CONNECT] = "connect",
+					     [DBP_SPAN_TXN] = "transaction" };
+	static const uint8_t root[8];
+	json_t *o = json_object();
+	json_object_set_new(o, "trace_id", hex_json(sp->trace_id, sizeof sp->trace_id));
+	json_object_set_new(o, "span_id", hex_json(sp->span_id, sizeof sp->span_id));
+	json_object_set_new(o, "parent_span_id",
+			    memcmp(sp->parent_span_id, root, sizeof root)
+				    ? hex_json(sp->parent_span_id, sizeof sp->parent_span_id)
+				    : json_string(""));
+	json_object_set_new(o, "name", str_or_null(sp->name));
+	json_object_set_new(o, "kind",
+			    json_string(sp->kind == DBP_SPAN_CLIENT ? "client" : "internal"));
+	json_object_set_new(o, "what",
+			    json_string(sp->what < sizeof whats / sizeof whats[0] ? whats[sp->what]
+										  : "unknown"));
+	json_object_set_new(o, "start", iso_time(sp->start_unix_ns));
+	json_object_set_new(o, "start_unix_ns", json_integer((json_int_t)sp->start_unix_ns));
+	uint64_t dur =
+		sp->end_unix_ns > sp->start_unix_ns ? sp->end_unix_ns - sp->start_unix_ns : 0;
+	json_object_set_new(o, "duration_ms", json_real((double)dur / 1e6));
+	json_object_set_new(o, "status", json_string(sp->error ? "error" : "unset"));
+	json_object_set_new(o, "error_type", str_or_null(sp->error_type));
+	json_object_set_new(o, "sampled", json_boolean(sp->sampled));
+	const char *sys = sp->system_name;
+	if (!sys && sp->db_system < DBP_DB_SYSTEM_COUNT)
+		sys = dbp_db_system_names[sp->db_system];
+	json_object_set_new(o, "db_system", str_or_null(sys));
+	json_object_set_new(o, "db_namespace", str_or_null(sp->ns));
+	json_object_set_new(o, "query", str_or_null(sp->query_text));
+	json_object_set_new(o, "summary", str_or_null(sp->summary));
+	if (sp->server && *sp->server) {
+		json_object_set_new(o, "server_address", json_string(sp->server));
+		if (sp->server_port)
+			json_object_set_new(o, "server_port", json_integer(sp->server_port));
+	}
+	json_object_set_new(o, "rows", json_integer((json_int_t)sp->rows));
+	if (sp->what == DBP_SPAN_TXN)
+		json_object_set_new(o, "outcome",
+				    json_string(sp->rollback ? "rollback" : "commit"));
+	struct dbp_sym sym;
+	if (dbp_span_code(sp, &sym) == 0) { /* symbolizes: never under the store's lock */
+		json_object_set_new(o, "code",
+				    json_pack("{s:o, s:o, s:o}", "function",
+					      str_or_null(sym.function), "file",
+					      str_or_null(sym.file), "line",
+					      sym.line ? json_integer(sym.line) : json_null()));
+		dbp_sym_release(&sym);
+	}
+	if (sp->res)
+		json_object_set_new(o, "resource", resource_json(sp->res));
+	return o;
+}
+
+void dbp_render_traces(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out)
+{
+	const char *limit_s = r->arg(r, "limit");
+	long limit = 100;
+	if (limit_s) {
+		char *end;
+		limit = strtol(limit_s, &end, 10);
+		if (!*limit_s || *end || limit < 1 || limit > 1000) {
+			bad_request(out, "limit must be a whole number from 1 to 1000");
+			return;
+		}
+	}
+	json_t *arr = json_array();
+	/* s->spans is set before any thread starts: read without the store's lock. */
+	if (s->spans) {
+		struct dbp_span **v = malloc((size_t)limit * sizeof *v);
+		if (!v) {
+			json_decref(arr);
+			out->body.oom = 1;
+			return;
+		}
+		size_t n = dbp_spanq_latest(s->spans, v, (size_t)limit);
+		for (size_t i = 0; i < n; i++) {
+			json_array_append_new(arr, span_json(v[i]));
+			dbp_span_unref(v[i]);
+		}
+		free(v);
+	}
+	json_page(out, json_pack("{s:o}", "spans", arr));
+}

@@ -53,11 +53,14 @@ static int check_record(const struct dbp_rec_hdr *h, const char *p, const char *
 		const struct dbp_hello *r = (const void *)p;
 		fixed = sizeof *r;
 		if (h->len >= fixed) {
-			if (r->exe_len > DBP_STRING_MAX || r->service_len > DBP_STRING_MAX) {
+			if (r->exe_len > DBP_STRING_MAX || r->service_len > DBP_STRING_MAX ||
+			    r->tracestate_len > DBP_STRING_MAX ||
+			    r->resource_len > DBP_STRING_MAX) {
 				*why = "hello string over the limit";
 				return -1;
 			}
-			tail = (size_t)r->exe_len + r->service_len;
+			tail = (size_t)r->exe_len + r->service_len + r->tracestate_len +
+			       r->resource_len;
 		}
 		break;
 	}

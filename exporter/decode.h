@@ -31,6 +31,16 @@ struct dbp_decode_ops {
 	int (*stack)(void *ctx, const struct dbp_stack *s, const struct dbp_wire_frame *frames);
 };
 
+/* A HELLO's tracestate and resource attributes (after exe and service), as decode checked them:
+ * only for a record handed to the hello callback. */
+static inline void dbp_hello_extra(const struct dbp_hello *h, struct dbp_str_view *tracestate,
+				   struct dbp_str_view *resource)
+{
+	const char *s = (const char *)(h + 1) + h->exe_len + h->service_len;
+	*tracestate = (struct dbp_str_view){ s, h->tracestate_len };
+	*resource = (struct dbp_str_view){ s + h->tracestate_len, h->resource_len };
+}
+
 /* Walks every record of buf[0..len). Each callback returns 0 to go on, -1 to reject the frame.
  * Returns 0, or -1 with a static reason in *why (bad magic, truncated record, ...). The frame is
  * checked whole before any callback runs, so a rejected frame has no partial effect, except

@@ -18,11 +18,18 @@ static const struct dbp_route routes[] = {
 	{ "/metrics", dbp_render_metrics, 0 }, { "/queries", dbp_render_queries, 0 },
 	{ "/sockets", dbp_render_sockets, 0 }, { "/agents", dbp_render_agents, 0 },
 	{ "/healthz", dbp_render_healthz, 0 }, { "/stacks/", dbp_render_stack, 1 },
+	{ "/traces", dbp_render_traces, 0 },
 };
 
 static const char *req_arg(const struct dbp_request *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->impl, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* libmicrohttpd compares header names case-insensitively (RFC 9110 5.1). */
+static const char *req_header(const struct dbp_request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->impl, MHD_HEADER_KIND, name);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, struct dbp_page *page)
@@ -32,6 +39,8 @@ static enum MHD_Result reply(struct MHD_Connection *conn, struct dbp_page *page)
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", page->content_type);
+	if (page->vary)
+		MHD_add_response_header(resp, "Vary", page->vary);
 	enum MHD_Result rc = MHD_queue_response(conn, (unsigned)page->status, resp);
 	MHD_destroy_response(resp);
 	return rc;
@@ -57,7 +66,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 					     : !strcmp(url, routes[i].path))
 				break;
 		if (i < sizeof routes / sizeof routes[0]) {
-			struct dbp_request r = { .path = url, .arg = req_arg, .impl = conn };
+			struct dbp_request r = {
+				.path = url, .arg = req_arg, .header = req_header, .impl = conn
+			};
 			routes[i].render(h->store, &r, &page);
 			if (page.body.oom) {
 				dbp_buf_free(&page.body);
@@ -67,7 +78,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			}
 		} else {
 			dbp_buf_puts(&page.body, "not found; try /metrics, /queries, /sockets, "
-						 "/agents, /stacks/<id> or /healthz\n");
+						 "/agents, /stacks/<id>, /traces or /healthz\n");
 		}
 	}
 	enum MHD_Result rc = reply(conn, &page);

@@ -17,6 +17,8 @@
 #include "decode.h"
 #include "idmap.h"
 #include "slowlog.h"
+#include "span.h"
+#include "spanq.h"
 
 #define MAX_EVENTS 64
 #define FRAMES_PER_WAKE 64 /* per connection per wake-up: one busy agent cannot starve others */
@@ -57,6 +59,7 @@ struct conn {
 	struct dbp_idmap modules;  /* id -> const struct dbp_objfile * (the store's) */
 	struct dbp_idmap stacks;   /* id -> struct cstack * */
 	struct call_cache cache[CACHE_SLOTS];
+	struct dbp_resource *res; /* for its spans; NULL until HELLO (or out of memory) */
 	struct dbp_ingest *in;
 };
 
@@ -89,6 +92,7 @@ struct dbp_ingest {
 	uint64_t *buf;          /* one frame plus a byte: 8-aligned for in-place record access */
 	struct slow_line *slow; /* SLOW_LINES_MAX, the current frame's; NULL without a slow log */
 	size_t nslow;
+	char host[256]; /* host.name of every span: agents run on this host */
 };
 
 static uint64_t now_unix_ns(void)
@@ -151,6 +155,20 @@ static int on_hello(void *ctx, const struct dbp_hello *h, struct dbp_str_view ex
 	c->pid = h->pid;
 	c->exe = intern_utf8(c->in->store, exe.p, exe.len);
 	c->service = intern_utf8(c->in->store, service.p, service.len);
+	if (c->in->store->spans) {
+		struct dbp_str_view ts, ra;
+		dbp_hello_extra(h, &ts, &ra);
+		char *tsc, *rac;
+		const char *tsv = utf8_clean(ts.p, ts.len, &tsc), *rav = utf8_clean(ra.p, ra.len, &rac);
+		char tsb[DBP_STRING_MAX + 1];
+		if (tsv)
+			memcpy(tsb, tsv, ts.len);
+		tsb[tsv ? ts.len : 0] = 0;
+		c->res = dbp_resource_new(c->service, c->exe, h->pid, c->in->host,
+					  ts.len && tsv ? tsb : NULL, rav, rav ? ra.len : 0);
+		free(tsc);
+		free(rac);
+	}
 	c->agent = dbp_store_agent_new(c->in->store);
 	if (c->agent) {
 		c->agent->pid = h->pid;
@@ -288,12 +306,94 @@ static void write_slow_lines(struct dbp_ingest *in)
 	in->nslow = 0;
 }
 
+static int nonzero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc != 0;
+}
+
+/* The span of an exported call (one with a span id), into the pipeline. text and summary
+ * (NULL: none) are copied; the span is named by the summary, else by `name`. */
+static void make_span(struct conn *c, const struct dbp_call *call, const char *name,
+		      const char *text, const char *summary, const char *ns, const char *server,
+		      const char *err, const struct cstack *stack)
+{
+	struct dbp_store *st = c->in->store;
+	size_t tlen = text && *text ? strlen(text) : 0;
+	size_t slen = summary && *summary ? strlen(summary) : 0;
+	struct dbp_span *sp = dbp_span_new(c->res, (tlen ? tlen + 1 : 0) + (slen ? slen + 1 : 0));
+	if (!sp)
+		return;
+	memcpy(sp->trace_id, call->trace_id, 16);
+	memcpy(sp->span_id, call->span_id, 8);
+	memcpy(sp->parent_span_id, call->parent_span_id, 8);
+	sp->start_unix_ns = call->start_unix_ns;
+	sp->end_unix_ns = call->start_unix_ns + call->duration_ns;
+	sp->db_system = call->db_system;
+	sp->kind = call->db_system == DBP_DB_SQLITE ? DBP_SPAN_INTERNAL : DBP_SPAN_CLIENT;
+	sp->what = call->h.flags & DBP_CALL_TXN       ? DBP_SPAN_TXN
+		   : call->h.flags & DBP_CALL_CONNECT ? DBP_SPAN_CONNECT
+						      : DBP_SPAN_CALL;
+	sp->error = err != NULL;
+	sp->rollback = (call->h.flags & DBP_CALL_ROLLBACK) != 0;
+	sp->sampled = (call->h.flags & DBP_CALL_SAMPLED) != 0;
+	sp->server_port = call->server_port;
+	sp->rows = sp->what == DBP_SPAN_CALL ? call->rows_returned : 0;
+	sp->system_name = dbp_db_system_names[call->db_system];
+	sp->ns = ns && *ns ? ns : NULL;
+	sp->query_text = tlen ? dbp_span_str(sp, text, tlen) : NULL;
+	sp->summary = slen ? dbp_span_str(sp, summary, slen) : NULL;
+	sp->name = sp->summary ? sp->summary : name;
+	sp->server = server && *server ? server : NULL;
+	sp->error_type = err;
+	sp->stack = stack ? stack->cs : NULL;
+	sp->sym = st->sym;
+	dbp_spanq_put(st->spans, sp);
+}
+
+/* The bucket's latest traced call: what a dashboard follows from a latency bucket. */
+static void exemplar(struct dbp_series *se, const struct dbp_call *call)
+{
+	if (!se->exemplars &&
+	    !(se->exemplars = calloc(DBP_PROM_BUCKETS + 1, sizeof *se->exemplars)))
+		return;
+	struct dbp_exemplar *e = &se->exemplars[dbp_prom_bucket(call->duration_ns)];
+	memcpy(e->trace_id, call->trace_id, 16);
+	memcpy(e->span_id, call->span_id, 8);
+	e->value_s = (double)call->duration_ns / 1e9;
+	e->unix_ns = call->start_unix_ns + call->duration_ns;
+	e->set = 1;
+}
+
+/* A transaction's span: no statistics, only the span. */
+static int on_txn(struct conn *c, const struct dbp_call *call)
+{
+	struct dbp_store *st = c->in->store;
+	const char *ns = call->namespace_id ? dbp_idmap_get(&c->strings,
+							    string_key(call->namespace_id,
+								       DBP_STR_NAMESPACE))
+					    : "";
+	const char *srv = call->server_id ? dbp_idmap_get(&c->strings, string_key(call->server_id,
+										  DBP_STR_SERVER))
+					  : "";
+	if (!ns || !srv || !nonzero(call->span_id, 8))
+		return -1;
+	st->records++;
+	if (st->spans && c->res)
+		make_span(c, call, "transaction", NULL, NULL, ns, srv, NULL, NULL);
+	return 0;
+}
+
 static int on_call(void *ctx, const struct dbp_call *call)
 {
 	struct conn *c = ctx;
 	struct dbp_store *st = c->in->store;
 	if (!c->hello || call->db_system >= DBP_DB_SYSTEM_COUNT)
 		return -1;
+	if (call->h.flags & DBP_CALL_TXN)
+		return on_txn(c, call);
 	const struct cstack *stack = NULL;
 	if (call->stack_id && !(stack = dbp_idmap_get(&c->stacks, call->stack_id)))
 		return -1; /* a stack this connection never defined */
@@ -353,6 +453,22 @@ static int on_call(void *ctx, const struct dbp_call *call)
 	}
 	st->records++;
 	dbp_store_observe(cc->stmt, cc->series, call);
+	if (nonzero(call->span_id, 8)) {
+		if (cc->series && (call->h.flags & DBP_CALL_SAMPLED))
+			exemplar(cc->series, call);
+		if (st->spans && c->res) {
+			struct qtext *qt =
+				connect ? NULL : dbp_idmap_get(&c->queries, call->query_id);
+			const struct dbp_where *w = cc->stmt    ? &cc->stmt->w
+						    : cc->series ? &cc->series->w
+								 : NULL;
+			make_span(c, call,
+				  connect ? "connect" : dbp_db_system_names[call->db_system],
+				  qt ? qt->text : NULL, qt ? qt->summary : NULL, w ? w->ns : NULL,
+				  w ? w->server : NULL, cc->series ? cc->series->error_type : NULL,
+				  stack);
+		}
+	}
 	if (connect) {
 		if (c->agent)
 			c->agent->connects++;
@@ -513,6 +629,8 @@ static void conn_close(struct dbp_ingest *in, struct conn *c)
 	dbp_idmap_free(&c->modules);
 	dbp_idmap_each(&c->stacks, conn_free_value, NULL);
 	dbp_idmap_free(&c->stacks);
+	if (c->res)
+		dbp_resource_unref(c->res);
 	free(c);
 }
 
@@ -598,6 +716,8 @@ struct dbp_ingest *dbp_ingest_open(const struct dbp_ingest_opts *o, char *err, s
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	if (gethostname(in->host, sizeof in->host - 1) != 0)
+		strcpy(in->host, "localhost");
 	in->buf = aligned_alloc(8, DBP_FRAME_MAX + 8);
 	in->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	in->efd = epoll_create1(EPOLL_CLOEXEC);

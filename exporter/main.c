@@ -11,6 +11,7 @@
 #include "http.h"
 #include "ingest.h"
 #include "slowlog.h"
+#include "spanq.h"
 #include "store.h"
 #include "symbolize.h"
 
@@ -33,12 +34,20 @@ static void usage(FILE *f)
 		"                             (default stdout)\n"
 		"      --max-fingerprints N   distinct statements kept before folding new ones\n"
 		"                             into \"other\" (default %d)\n"
+		"      --zipkin-endpoint URL  push spans as Zipkin v2 JSON to URL instead of OTLP\n"
 		"  -h, --help                 this help\n"
 		"  -V, --version              version\n"
 		"\n"
-		"HTTP: /metrics (Prometheus), /queries?sort=total|calls|mean|p99|errors&limit=N,\n"
-		"/sockets, /agents, /stacks/ID, /healthz. SIGTERM or SIGINT stop it and remove\n"
-		"the socket.\n"
+		"HTTP: /metrics (Prometheus; OpenMetrics with exemplars when asked for),\n"
+		"/queries?sort=total|calls|mean|p99|errors&limit=N, /sockets, /agents,\n"
+		"/stacks/ID, /traces?limit=N, /healthz. SIGTERM or SIGINT stop it (pending\n"
+		"spans are flushed) and remove the socket.\n"
+		"\n"
+		"Traces: OTLP/HTTP (protobuf) to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or\n"
+		"OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces; OTEL_EXPORTER_OTLP_HEADERS,\n"
+		"OTEL_EXPORTER_OTLP_COMPRESSION=gzip, OTEL_EXPORTER_OTLP_TIMEOUT (ms),\n"
+		"OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE.\n"
+		"With none configured, the latest spans stay at /traces.\n"
 		"\n"
 		"DBPROBE_DEBUGINFOD=1 lets elfutils fetch debug info from DEBUGINFOD_URLS; by\n"
 		"default stacks are symbolized from local files only (a debuginfod server that\n"
@@ -65,20 +74,21 @@ int main(int argc, char **argv)
 	dbp_sym_init_env(); /* first: no thread may read the environment while it changes */
 	const char *socket_path = getenv("DBPROBE_SOCKET");
 	const char *listen = getenv("DBPROBE_LISTEN");
-	const char *slow_file = NULL;
+	const char *slow_file = NULL, *zipkin = NULL;
 	long slow_ms = -1, max_fp = DEFAULT_MAX_FINGERPRINTS;
 	if (!socket_path || !*socket_path)
 		socket_path = DEFAULT_SOCKET;
 	if (!listen || !*listen)
 		listen = DEFAULT_LISTEN;
 
-	enum { OPT_SLOW_MS = 256, OPT_SLOW_LOG, OPT_MAX_FP };
+	enum { OPT_SLOW_MS = 256, OPT_SLOW_LOG, OPT_MAX_FP, OPT_ZIPKIN };
 	static const struct option longs[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "slow-ms", required_argument, NULL, OPT_SLOW_MS },
 		{ "slow-log", required_argument, NULL, OPT_SLOW_LOG },
 		{ "max-fingerprints", required_argument, NULL, OPT_MAX_FP },
+		{ "zipkin-endpoint", required_argument, NULL, OPT_ZIPKIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -102,6 +112,9 @@ int main(int argc, char **argv)
 		case OPT_MAX_FP:
 			if (parse_count("--max-fingerprints", optarg, 1, 10000000, &max_fp) < 0)
 				return 2;
+			break;
+		case OPT_ZIPKIN:
+			zipkin = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -140,28 +153,47 @@ int main(int argc, char **argv)
 	static struct dbp_store store;
 	dbp_store_init(&store, (unsigned)max_fp);
 	char err[512];
+	struct dbp_spanq_cfg scfg;
+	if (dbp_spanq_config(&scfg, zipkin) < 0) {
+		fprintf(stderr, "dbprobe-exporter: out of memory\n");
+		return 1;
+	}
+	store.spans = dbp_spanq_start(&scfg, err, sizeof err);
+	if (!store.spans) {
+		fprintf(stderr, "dbprobe-exporter: %s\n", err);
+		return 1;
+	}
 	struct dbp_ingest_opts io = { .socket_path = socket_path,
 				      .store = &store,
 				      .slowlog = &slowlog };
 	struct dbp_ingest *in = dbp_ingest_open(&io, err, sizeof err);
 	if (!in) {
 		fprintf(stderr, "dbprobe-exporter: %s\n", err);
+		dbp_spanq_stop(store.spans);
 		return 1;
 	}
 	struct dbp_http *http = dbp_http_start(listen, &store, err, sizeof err);
 	if (!http) {
 		fprintf(stderr, "dbprobe-exporter: %s\n", err);
 		dbp_ingest_close(in);
+		dbp_spanq_stop(store.spans);
 		return 1;
 	}
 	fprintf(stderr, "dbprobe-exporter %s: agents on %s, HTTP on http://%s/metrics\n",
 		DBPROBE_VERSION, socket_path, listen);
+	if (scfg.format != DBP_FMT_NONE)
+		fprintf(stderr, "dbprobe-exporter: spans to %s (%s)\n", scfg.endpoint,
+			scfg.format == DBP_FMT_ZIPKIN ? "Zipkin v2 JSON" : "OTLP/HTTP protobuf");
 
 	volatile int stop = 0;
 	dbp_ingest_run(in, &stop, sfd);
 
 	dbp_http_stop(http);
 	dbp_ingest_close(in);
+	/* After ingest: no span comes any more; what is queued goes out (bounded). */
+	dbp_spanq_stop(store.spans);
+	store.spans = NULL;
+	dbp_spanq_cfg_free(&scfg);
 	if (slowlog.out && slowlog.out != stdout)
 		fclose(slowlog.out);
 	fprintf(stderr, "dbprobe-exporter: stopped (%llu calls received)\n",

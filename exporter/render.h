@@ -9,12 +9,16 @@ struct dbp_request {
 	const char *path;
 	/* Query-string argument, or NULL. */
 	const char *(*arg)(const struct dbp_request *r, const char *name);
+	/* Request header (name case-insensitive), or NULL. The accessor itself may be NULL: a
+	 * request without headers (as unit tests build them). */
+	const char *(*header)(const struct dbp_request *r, const char *name);
 	void *impl;
 };
 
 struct dbp_page {
 	int status;               /* HTTP status */
 	const char *content_type; /* static */
+	const char *vary;         /* static, or NULL: the Vary header (content negotiated on) */
 	struct dbp_buf body;
 };
 
@@ -25,12 +29,16 @@ struct dbp_route {
 };
 
 /* Implemented in prom.c and api.c. */
+/* GET /metrics: OpenMetrics 1.0 (with exemplars) when the Accept header asks for it, else the
+ * Prometheus text format 0.0.4. */
 void dbp_render_metrics(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
 void dbp_render_queries(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
 void dbp_render_sockets(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
 void dbp_render_agents(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
 /* GET /stacks/<id>: one interned stack, symbolized; 404 JSON for an unknown id. */
 void dbp_render_stack(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
+/* GET /traces?limit=N: the latest spans, newest first (default 100, at most 1000). */
+void dbp_render_traces(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
 void dbp_render_healthz(struct dbp_store *s, const struct dbp_request *r, struct dbp_page *out);
 
 #endif

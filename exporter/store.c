@@ -45,12 +45,20 @@ static void free_stmt(struct dbp_hnode *n, void *arg)
 	free(n);
 }
 
+static void free_series(struct dbp_hnode *n, void *arg)
+{
+	(void)arg;
+	free(((struct dbp_series *)n)->exemplars);
+}
+
 void dbp_store_free(struct dbp_store *s)
 {
 	dbp_sockstore_free(&s->socks);
 	dbp_htab_each(&s->stmts, free_stmt, NULL);
 	free(s->stmts.b);
+	dbp_htab_each(&s->series, free_series, NULL);
 	dbp_htab_free(&s->series);
+	dbp_htab_each(&s->conns, free_series, NULL);
 	dbp_htab_free(&s->conns);
 	dbp_htab_free(&s->strings);
 	dbp_htab_free(&s->folded);

@@ -12,6 +12,7 @@
 #include "hist.h"
 #include "htab.h"
 #include "sockstore.h"
+#include "spanq.h"
 #include "symbolize.h"
 #include "wire.h"
 
@@ -76,6 +77,15 @@ struct dbp_stmt {
 	unsigned ncallers; /* sites in use, "(other)" aside */
 };
 
+/* The latest sampled call that fell in a bucket: OpenMetrics exemplars link a latency bucket to
+ * its trace. */
+struct dbp_exemplar {
+	uint8_t trace_id[16], span_id[8];
+	uint8_t set;
+	double value_s;
+	uint64_t unix_ns;
+};
+
 /* A histogram: operation durations (summary set) or connection create times (summary NULL). */
 struct dbp_series {
 	struct dbp_hnode node;
@@ -84,6 +94,7 @@ struct dbp_series {
 	uint64_t buckets[DBP_PROM_BUCKETS + 1]; /* per bucket, not cumulative; last is +Inf */
 	uint64_t count;
 	double sum_s;
+	struct dbp_exemplar *exemplars; /* DBP_PROM_BUCKETS + 1, per bucket; NULL until the first */
 };
 
 /* One agent connection: a process (or a forked child) talking to us. */
@@ -125,6 +136,7 @@ struct dbp_store {
 	uint64_t stacks_dropped;    /* distinct stacks not kept (DBP_STACKS_MAX), counted per agent
 				     * definition */
 	struct dbp_symbolizer *sym; /* its own lock: pages symbolize after releasing ours */
+	struct dbp_spanq *spans;    /* its own lock; set before any thread starts, may be NULL */
 };
 
 #define DBP_OTHER_FINGERPRINT 0ull /* never a real fingerprint (sqlnorm never yields 0) */

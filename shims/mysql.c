@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "config.h"
 #include "clock.h"
 #include "intern.h"
 #include "my_state.h"
@@ -16,6 +17,7 @@
 #include "hook.h"
 #include "resolve.h"
 #include "ring.h"
+#include "trace.h"
 
 /* ---- the real functions ---------------------------------------------------------------- */
 
@@ -176,7 +178,7 @@ static void emit(struct my_conn *ci, const struct dbp_query_ent *q, uint64_t t0,
 	struct dbp_io io = dbp_io_take(ci ? &ci->io : NULL);
 	r->io_bytes = io.bytes;
 	r->io_ticks = io.ticks;
-	dbp_ring_commit();
+	dbp_ring_commit_tc(ci ? &ci->tc : NULL);
 }
 
 /* ---- text queries -------------------------------------------------------------------------- */
@@ -308,11 +310,43 @@ static size_t text_len(const char *q, unsigned long len)
 	return len == (unsigned long)-1 ? strlen(q) : len;
 }
 
+/* DBPROBE_SQLCOMMENT: the text the server gets, with the call's traceparent in a comment
+ * (trace.h); NULL to send q as it is. The record keeps the program's own text. */
+static char *commented(MYSQL *m, const char *q, size_t len, char *buf, size_t cap, int *heap,
+		       size_t *out_len)
+{
+	if (DBP_LIKELY(!dbp_cfg.sqlcomment))
+		return NULL;
+	int saved = errno;
+	struct my_conn *ci = conn_get(m);
+	char *out = NULL;
+	if (ci) {
+		char tp[56];
+		dbp_trace_pre(&ci->tc, tp);
+		out = dbp_trace_comment(q, len, tp, buf, cap, heap, out_len);
+		if (!out)
+			ci->tc.pre.valid = 0;
+	}
+	errno = saved;
+	return out;
+}
+
 static int real_query(MYSQL *m, const char *q, unsigned long len, int plain)
 {
+	size_t n = plain ? strlen(q) : text_len(q, len), cn;
+	char buf[1024];
+	int heap;
+	char *c = commented(m, q, n, buf, sizeof buf, &heap, &cn);
 	uint64_t t0 = dbp_ticks();
-	int rc = plain ? real_mysql_query(m, q) : real_mysql_real_query(m, q, len);
-	query_start(m, q, plain ? strlen(q) : text_len(q, len), t0);
+	int rc = !c      ? (plain ? real_mysql_query(m, q) : real_mysql_real_query(m, q, len))
+		 : plain ? real_mysql_query(m, c)
+			 : real_mysql_real_query(m, c, (unsigned long)cn);
+	if (c && heap) {
+		int saved = errno;
+		free(c);
+		errno = saved;
+	}
+	query_start(m, q, n, t0);
 	query_answered(m, rc != 0);
 	return rc;
 }
@@ -342,9 +376,18 @@ DBP_EXPORT int STDCALL mysql_send_query(MYSQL *m, const char *q, unsigned long l
 	DBP_REAL(mysql_send_query, 1);
 	if (!m || !q || !my_enter(m))
 		return real_mysql_send_query(m, q, len);
+	size_t n = text_len(q, len), cn;
+	char buf[1024];
+	int heap;
+	char *c = commented(m, q, n, buf, sizeof buf, &heap, &cn);
 	uint64_t t0 = dbp_ticks();
-	int rc = real_mysql_send_query(m, q, len);
-	query_start(m, q, text_len(q, len), t0);
+	int rc = c ? real_mysql_send_query(m, c, (unsigned long)cn) : real_mysql_send_query(m, q, len);
+	if (c && heap) {
+		int saved = errno;
+		free(c);
+		errno = saved;
+	}
+	query_start(m, q, n, t0);
 	if (rc != 0) /* it never left: that is the call's failure */
 		query_answered(m, 1);
 	dbp_hook_leave();

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "config.h"
 #include "clock.h"
 #include "intern.h"
 #include "pq_state.h"
@@ -13,6 +14,7 @@
 #include "hook.h"
 #include "resolve.h"
 #include "ring.h"
+#include "trace.h"
 #include "sqlnorm.h"
 
 /* ---- the real functions ---------------------------------------------------------------- */
@@ -193,7 +195,7 @@ static void emit(struct pq_conn *ci, const struct dbp_query_ent *q, uint64_t t0,
 	struct dbp_io io = dbp_io_take(&ci->io);
 	r->io_bytes = io.bytes;
 	r->io_ticks = io.ticks;
-	dbp_ring_commit();
+	dbp_ring_commit_tc(&ci->tc);
 }
 
 static void emit_connect(struct pq_conn *ci, uint64_t t0, int ok)
@@ -263,6 +265,10 @@ static void part_done(struct pq_conn *ci, struct pq_pend *p, uint64_t t1)
 			pq_prep_put(ci, pt->name, pt->body);
 		else if (pt->op == PQ_OP_DEALLOCATE)
 			pq_prep_del(ci, pt->name);
+	}
+	if (p->pre.valid) { /* the first part: the statement that carried the comment */
+		ci->tc.pre = p->pre;
+		p->pre.valid = 0;
 	}
 	emit(ci, q, p->t0, t1, &p->st);
 	p->t0 = t1;
@@ -615,8 +621,16 @@ static void send_query(PGconn *conn, const char *sql, uint64_t t0, int split)
 {
 	int saved = errno;
 	struct pq_pend *p = on_send(conn, PQ_QUERY, t0);
-	if (p && pq_pend_set_sql(p, sql, strlen(sql), split) < 0)
+	if (p && pq_pend_set_sql(p, sql, strlen(sql), split) < 0) {
 		pq_queue_drop_tail(conn_get(conn));
+		p = NULL;
+	}
+	struct pq_conn *cc = conn_get(conn);
+	if (cc && cc->tc.pre.valid) { /* given by commented(): this call's */
+		if (p)
+			p->pre = cc->tc.pre;
+		cc->tc.pre.valid = 0;
+	}
 	/* The extended protocol parses the text into the unnamed statement (what a later
 	 * PQexecPrepared(conn, "") runs); a simple query destroys that statement. */
 	struct pq_conn *ci = conn_get(conn);
@@ -627,14 +641,49 @@ static void send_query(PGconn *conn, const char *sql, uint64_t t0, int split)
 	errno = saved;
 }
 
+/* DBPROBE_SQLCOMMENT: the text the server gets, with the call's traceparent in a comment
+ * (trace.h), for simple-protocol text only (never a prepared statement); NULL to send sql as
+ * it is. The record keeps the program's own text; the ids wait in the connection's state for
+ * send_query. */
+static char *commented(PGconn *conn, const char *sql, char *buf, size_t cap, int *heap)
+{
+	if (DBP_LIKELY(!dbp_cfg.sqlcomment))
+		return NULL;
+	int saved = errno;
+	struct pq_conn *ci = conn_get(conn);
+	char *out = NULL;
+	if (ci) {
+		char tp[56];
+		size_t n;
+		dbp_trace_pre(&ci->tc, tp);
+		out = dbp_trace_comment(sql, strlen(sql), tp, buf, cap, heap, &n);
+		if (!out)
+			ci->tc.pre.valid = 0;
+	}
+	errno = saved;
+	return out;
+}
+
 DBP_EXPORT int PQsendQuery(PGconn *conn, const char *sql)
 {
 	DBP_REAL(PQsendQuery, 0);
 	int outer;
 	if (!conn || !sql || !pq_enter(conn, &outer))
 		return real_PQsendQuery(conn, sql);
+	char buf[1024];
+	int heap;
+	char *c = commented(conn, sql, buf, sizeof buf, &heap);
 	uint64_t t0 = dbp_ticks();
-	int ok = real_PQsendQuery(conn, sql);
+	int ok = real_PQsendQuery(conn, c ? c : sql);
+	if (c) {
+		int saved = errno;
+		struct pq_conn *cc = ok ? NULL : conn_get(conn);
+		if (cc) /* nothing went: the ids are no call's */
+			cc->tc.pre.valid = 0;
+		if (heap)
+			free(c);
+		errno = saved;
+	}
 	if (ok) {
 		send_query(conn, sql, t0, 1);
 		if (!outer)

@@ -12,6 +12,7 @@
 #include "hook.h"
 #include "resolve.h"
 #include "ring.h"
+#include "trace.h"
 #include "sqlite_errors.h"
 #include "sqlnorm.h"
 
@@ -60,6 +61,7 @@ struct db_info {
 	struct dbp_ptrmap_val hdr;
 	const struct dbp_target_ent *ns;
 	int app_traces; /* the program installed a trace or profile callback of its own */
+	struct dbp_tconn tc; /* its transaction (trace.h) */
 };
 
 struct stmt_info {
@@ -67,6 +69,7 @@ struct stmt_info {
 	const struct dbp_query_ent *query;
 	const struct dbp_target_ent *ns;
 	sqlite3 *db;
+	struct db_info *dbi; /* db's (type-stable: checked by key before use), or NULL */
 	uint64_t t0;
 	uint64_t rows;
 	int active;   /* between the first step and DONE / error / reset / finalize */
@@ -100,6 +103,13 @@ static const struct dbp_target_ent *namespace_of(sqlite3 *db)
 	return ns;
 }
 
+/* The connection's transaction state, or NULL when it has none we track. */
+static struct dbp_tconn *tconn_of(sqlite3 *db)
+{
+	struct db_info *di = db ? dbp_ptrmap_get(&dbs, db) : NULL;
+	return di ? &di->tc : NULL;
+}
+
 static const struct dbp_str_ent *error_of(sqlite3 *db, int rc)
 {
 	int ext = real_sqlite3_extended_errcode && db ? real_sqlite3_extended_errcode(db) : rc;
@@ -122,6 +132,7 @@ static struct stmt_info *stmt_track(sqlite3_stmt *st)
 	si->query = dbp_query_get(sql, strlen(sql));
 	si->ns = namespace_of(db);
 	si->db = db;
+	si->dbi = dbp_ptrmap_get(&dbs, db);
 	si->readonly = real_sqlite3_stmt_readonly ? real_sqlite3_stmt_readonly(st) : 1;
 	return si;
 }
@@ -169,7 +180,8 @@ static void stmt_finish(struct stmt_info *si, int rc)
 		r->err = error_of(si->db, rc);
 		errno = saved;
 	}
-	dbp_ring_commit();
+	struct db_info *di = si->dbi;
+	dbp_ring_commit_tc(di && di->hdr.key == si->db ? &di->tc : NULL);
 }
 
 /* A statement that failed to prepare is one failed call: that is where SQLite reports most
@@ -188,7 +200,7 @@ static void prepare_failed(sqlite3 *db, const char *sql, size_t len, int rc, uin
 		.db_system = DBP_DB_SQLITE,
 		.flags = DBP_CALL_ERROR,
 	};
-	dbp_ring_push(&r);
+	dbp_ring_push_tc(&r, tconn_of(db));
 	errno = saved;
 }
 
@@ -488,7 +500,7 @@ static void exec_emit_done(struct exec_ctx *x, int rc)
 		x->done.err = error_of(x->db, rc);
 		x->done.affected = 0;
 	}
-	dbp_ring_push(&x->done);
+	dbp_ring_push_tc(&x->done, tconn_of(x->db));
 	x->have_done = 0;
 }
 
@@ -609,7 +621,7 @@ static void exec_settle(struct exec_ctx *x, int rc, uint64_t t_end)
 		.flags = DBP_CALL_ERROR,
 	};
 	r.dur = t_end - r.t0;
-	dbp_ring_push(&r);
+	dbp_ring_push_tc(&r, tconn_of(x->db));
 }
 
 DBP_EXPORT int sqlite3_exec(sqlite3 *db, const char *sql, sqlite3_callback cb, void *arg,
@@ -636,7 +648,7 @@ DBP_EXPORT int sqlite3_exec(sqlite3 *db, const char *sql, sqlite3_callback cb, v
 			r.flags = DBP_CALL_ERROR;
 			r.err = error_of(db, rc);
 		}
-		dbp_ring_push(&r);
+		dbp_ring_push_tc(&r, tconn_of(db));
 		errno = saved;
 		dbp_hook_leave();
 		return rc;

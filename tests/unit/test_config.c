@@ -592,3 +592,121 @@ Test(config, bad_value_does_not_disturb_good_ones)
 	cr_assert_eq(c.log, 1);
 	cr_assert_eq(c.buffer_bytes, 131072);
 }
+
+/* ---- traces ---- */
+
+Test(config, trace_defaults)
+{
+	struct dbp_config c;
+	env_clear();
+	load_quiet(&c);
+	cr_assert_eq(c.sampler, DBP_SAMPLER_PARENT_ON);
+	cr_assert_eq(c.sampler_bound, UINT64_MAX);
+	cr_assert_eq(c.sqlcomment, 0);
+	cr_assert_not(c.parent.valid);
+	cr_assert_str_empty(c.tracestate);
+	cr_assert_str_empty(c.resource_attrs);
+}
+
+Test(config, samplers_valid)
+{
+	struct dbp_config c;
+	static const struct {
+		const char *name;
+		int sampler;
+	} ok[] = {
+		{ "always_on", DBP_SAMPLER_ON },
+		{ "always_off", DBP_SAMPLER_OFF },
+		{ "traceidratio", DBP_SAMPLER_RATIO },
+		{ "parentbased_always_on", DBP_SAMPLER_PARENT_ON },
+		{ "parentbased_always_off", DBP_SAMPLER_PARENT_OFF },
+		{ "parentbased_traceidratio", DBP_SAMPLER_PARENT_RATIO },
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		env_clear();
+		env_set("OTEL_TRACES_SAMPLER", ok[i].name);
+		load_quiet(&c);
+		cr_assert_eq(c.sampler, ok[i].sampler, "%s", ok[i].name);
+		expect_defaults_except(&c, "");
+	}
+	env_clear();
+	env_set("OTEL_TRACES_SAMPLER", "traceidratio");
+	env_set("OTEL_TRACES_SAMPLER_ARG", "0.25");
+	load_quiet(&c);
+	cr_assert_eq(c.sampler_bound, 1ull << 62);
+	env_clear();
+	env_set("OTEL_TRACES_SAMPLER", "parentbased_traceidratio");
+	env_set("OTEL_TRACES_SAMPLER_ARG", "0");
+	load_quiet(&c);
+	cr_assert_eq(c.sampler_bound, 0);
+}
+
+Test(config, samplers_invalid)
+{
+	const char *bad[] = { "on", "ALWAYS_ON", "jaeger_remote", "xray" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		expect_warning("OTEL_TRACES_SAMPLER", bad[i], "parentbased_always_on");
+	const char *badarg[] = { "1.5", "-0.1", "half", "0.5x" };
+	for (size_t i = 0; i < sizeof badarg / sizeof badarg[0]; i++) {
+		struct dbp_config c;
+		env_clear();
+		env_set("OTEL_TRACES_SAMPLER", "traceidratio");
+		env_set("OTEL_TRACES_SAMPLER_ARG", badarg[i]);
+		const char *err = load_capture(&c);
+		cr_assert_eq(count_lines(err), 1, "%s", err);
+		cr_assert(strstr(err, "OTEL_TRACES_SAMPLER_ARG='") && strstr(err, "default 1.0\n"),
+			  "%s", err);
+		cr_assert_eq(c.sampler_bound, UINT64_MAX);
+	}
+}
+
+Test(config, traceparent_and_tracestate)
+{
+	struct dbp_config c;
+	env_clear();
+	env_set("TRACEPARENT", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+	env_set("TRACESTATE", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+	load_quiet(&c);
+	cr_assert(c.parent.valid);
+	cr_assert(c.parent.sampled);
+	cr_assert_str_eq(c.tracestate, "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+	expect_warning("TRACEPARENT", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+		       "none");
+	expect_warning("TRACEPARENT", "junk", "none");
+	/* A tracestate without a parent means nothing. */
+	env_clear();
+	env_set("TRACESTATE", "rojo=1");
+	load_quiet(&c);
+	cr_assert_str_empty(c.tracestate);
+}
+
+Test(config, sqlcomment)
+{
+	struct dbp_config c;
+	env_clear();
+	env_set("DBPROBE_SQLCOMMENT", "1");
+	load_quiet(&c);
+	cr_assert_eq(c.sqlcomment, 1);
+	expect_warning("DBPROBE_SQLCOMMENT", "maybe", "0");
+}
+
+Test(config, resource_attributes_name_the_service)
+{
+	struct dbp_config c;
+	env_clear();
+	env_set("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod, service.name = "
+					    "pay%20api ,team=x");
+	load_quiet(&c);
+	cr_assert_str_eq(c.service, "pay api");
+	cr_assert_str_eq(c.resource_attrs,
+			 "deployment.environment=prod, service.name = pay%20api ,team=x");
+	/* OTEL_SERVICE_NAME wins. */
+	env_set("OTEL_SERVICE_NAME", "checkout");
+	load_quiet(&c);
+	cr_assert_str_eq(c.service, "checkout");
+	/* Without service.name: the executable's name. */
+	env_clear();
+	env_set("OTEL_RESOURCE_ATTRIBUTES", "team=x");
+	load_quiet(&c);
+	cr_assert_str_eq(c.service, exe_basename());
+}

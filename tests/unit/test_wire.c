@@ -273,6 +273,10 @@ static struct dbp_call call_b(void)
 		.server_id = 0xfedcba9876543210ull,
 		.server_port = 65535,
 		.stack_id = STACKID,
+		.trace_id = { 0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d,
+			      0x0e, 0x0e, 0x47, 0x36 },
+		.span_id = { 0, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7 },
+		.parent_span_id = { 1, 2, 3, 4, 5, 6, 7, 0xff },
 	};
 	return c;
 }
@@ -344,6 +348,9 @@ static void call_is(const struct dbp_call *got, const struct dbp_call *want, uin
 	cr_assert_eq(got->write_bytes, want->write_bytes);
 	cr_assert_eq(got->write_ns, want->write_ns);
 	cr_assert_eq(got->stack_id, want->stack_id);
+	cr_assert_eq(memcmp(got->trace_id, want->trace_id, 16), 0);
+	cr_assert_eq(memcmp(got->span_id, want->span_id, 8), 0);
+	cr_assert_eq(memcmp(got->parent_span_id, want->parent_span_id, 8), 0);
 	cr_assert_eq(got->reserved, 0);
 }
 
@@ -364,7 +371,8 @@ static void check_sample(const struct seen *s, size_t upto)
 		cr_assert_eq(h->start_unix_ns, 1700000000000000001ull);
 		cr_assert_eq(h->exe_len, 19);
 		cr_assert_eq(h->service_len, 8);
-		cr_assert_eq(h->reserved, 0);
+		cr_assert_eq(h->tracestate_len, 0);
+		cr_assert_eq(h->resource_len, 0);
 		view_is(s->g[0].a, EXE);
 		view_is(s->g[0].b, SVC);
 	}
@@ -498,7 +506,7 @@ Test(wire, struct_sizes_are_multiples_of_8)
 	cr_assert_eq(sizeof(struct dbp_hello), 32);
 	cr_assert_eq(sizeof(struct dbp_query), 24);
 	cr_assert_eq(sizeof(struct dbp_string), 24);
-	cr_assert_eq(sizeof(struct dbp_call), 104);
+	cr_assert_eq(sizeof(struct dbp_call), 136);
 	cr_assert_eq(sizeof(struct dbp_drops), 8 + 8 * DBP_DROP_REASON_COUNT);
 	cr_assert_eq(sizeof(struct dbp_sock), 224);
 	cr_assert_eq(sizeof(struct dbp_sock_err), 16);
@@ -540,7 +548,7 @@ Test(wire, round_trip_every_field)
 	const char *why = "unset";
 
 	build_sample(&f, ends);
-	cr_assert_eq(f.len, 8 + 64 + 64 + 48 + 48 + 104 + 104 + 48 + 256 + 56 + 96 + 72 +
+	cr_assert_eq(f.len, 8 + 64 + 64 + 48 + 48 + 136 + 136 + 48 + 256 + 56 + 96 + 72 +
 				    sizeof(struct dbp_drops));
 	cr_assert_eq(f.ncalls, 2);
 	cr_assert_not(dbp_frame_empty(&f));
@@ -651,10 +659,15 @@ Test(wire, full_frame_of_calls)
 	}
 	const uint32_t want = (DBP_FRAME_MAX - 8) / sizeof(struct dbp_call);
 	cr_assert_eq(n, want);
-	cr_assert_eq(n, 630);
+	cr_assert_eq(n, 481); /* (65536 - 8) / 136 */
 	cr_assert_eq(f.ncalls, n);
 	cr_assert_eq(f.len, 8 + n * sizeof(struct dbp_call));
 	cr_assert_lt(dbp_frame_room(&f), sizeof(struct dbp_call));
+	/* 112 bytes are left: a string of 80 takes 104 of them. */
+	cr_assert_eq(dbp_frame_room(&f), 112);
+	char eighty[80];
+	memset(eighty, 'x', sizeof eighty);
+	cr_assert_eq(dbp_frame_string(&f, 9, DBP_STR_NAMESPACE, eighty, sizeof eighty), 0);
 	/* 8 bytes are left: no record but a bare header fits. */
 	cr_assert_eq(dbp_frame_room(&f), 8);
 
@@ -678,7 +691,7 @@ Test(wire, full_frame_of_calls)
 	cr_assert_eq(memcmp(last, (const char *)f.buf + len - sizeof last, sizeof last), 0);
 
 	cr_assert_eq(decode(f.buf, f.len, &s, &why), 0);
-	cr_assert_eq(s.n, n);
+	cr_assert_eq(s.n, n + 1);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct dbp_call *g = s.g[i].rec;
 		cr_assert_eq(g->rows_returned, i);
@@ -1290,7 +1303,7 @@ Test(wire, frame_over_the_limit)
 	dbp_frame_reset(&f);
 	while (dbp_frame_call(&f, &c, 0) == 0)
 		;
-	cr_assert_eq(f.len, 8 + 630 * sizeof(struct dbp_call));
+	cr_assert_eq(f.len, 8 + 481 * sizeof(struct dbp_call));
 	uint32_t rest = DBP_FRAME_MAX - f.len; /* 8 */
 	memset(buf, 0, big);
 	memcpy(buf, f.buf, f.len);
@@ -1298,7 +1311,7 @@ Test(wire, frame_over_the_limit)
 	struct dbp_rec_hdr pad = { .type = 0x4242, .flags = 0, .len = rest };
 	memcpy(buf + f.len, &pad, sizeof pad);
 	cr_assert_eq(decode(buf, DBP_FRAME_MAX, &s, &why), 0);
-	cr_assert_eq(s.n, 630);
+	cr_assert_eq(s.n, 481);
 	/* 8 bytes more makes DBP_FRAME_MAX + 8: rejected though well formed. */
 	pad.len = rest + 8;
 	memcpy(buf + f.len, &pad, sizeof pad);
