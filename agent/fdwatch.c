@@ -28,6 +28,7 @@ struct dbp_fdwatch *dbp_fdwatch_add(int fd, mywire_emit_fn emit)
 		e->server = NULL;
 		e->port = 0;
 		e->in_use = 0;
+		e->tc = (struct dbp_tconn){ 0 };
 		e->next_free = NULL;
 		dbp_fdwatch_live++;
 		__atomic_store_n(&dbp_fdwatch_tab[fd], e, __ATOMIC_RELEASE);

@@ -6,6 +6,7 @@
 
 #include "intern.h"
 #include "mywire.h"
+#include "trace.h"
 
 #define DBP_FDWATCH_MAX 65536 /* descriptors above are never followed */
 
@@ -17,6 +18,7 @@ struct dbp_fdwatch {
 	const struct dbp_str_ent *server;
 	uint16_t port;
 	uint32_t in_use; /* a hook is reading or writing w: forget waits for it */
+	struct dbp_tconn tc; /* its transaction (trace.h) */
 	struct dbp_fdwatch *next_free;
 };
 

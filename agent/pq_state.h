@@ -31,6 +31,7 @@ enum pq_op {
 struct pq_stats {
 	uint64_t rows, affected;
 	const struct dbp_str_ent *err; /* NULL: success */
+	uint8_t rolled_back;           /* the server answered ROLLBACK (a COMMIT of a failed one) */
 };
 
 /* One sent call waiting for its results. */

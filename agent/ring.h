@@ -28,7 +28,7 @@ struct dbp_rec {
 	uint64_t rows;
 	uint64_t affected;
 	uint8_t db_system;
-	uint8_t flags; /* DBP_CALL_* */
+	uint8_t flags; /* DBP_CALL_*; a call's DBP_CALL_ROLLBACK: its COMMIT was rolled back */
 	uint8_t kind;  /* enum dbp_rec_kind */
 	uint8_t direction;
 	uint32_t err_no;

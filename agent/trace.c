@@ -138,6 +138,13 @@ int dbp_trace_assign(struct dbp_rec *rec, struct dbp_tconn *tc)
 		      dbp_ticks_ns(rec->dur) >= dbp_cfg.slow_ns;
 	int connect = (rec->flags & DBP_CALL_CONNECT) != 0;
 	enum dbp_txn_kind kind = connect || !rec->query ? DBP_TXN_NONE : rec->query->txn;
+	/* A shim's word that the server rolled back what the statement committed: a COMMIT of
+	 * a PostgreSQL transaction that had failed. */
+	if (rec->flags & DBP_CALL_ROLLBACK) {
+		if (kind == DBP_TXN_COMMIT)
+			kind = DBP_TXN_ROLLBACK;
+		rec->flags &= (uint8_t)~DBP_CALL_ROLLBACK;
+	}
 	struct dbp_txn *t = tc && !connect ? &tc->txn : NULL;
 	uint8_t trace_id[16], parent_id[8];
 	int sampled, have_trace = 1;
@@ -278,11 +285,22 @@ static int has_comment(const char *s, size_t len)
 	return 0;
 }
 
+static size_t word(const char *s, size_t len, size_t *i, char w[16]);
+
+/* An SQL-level PREPARE: the server keeps its text as the statement's body, so a comment there
+ * would name this call's span at every later EXECUTE. */
+static int is_prepare(const char *s, size_t len)
+{
+	char w[16];
+	size_t i = 0;
+	return word(s, len, &i, w) && !strcmp(w, "PREPARE");
+}
+
 char *dbp_trace_comment(const char *sql, size_t len, const char traceparent[56], char *buf,
 			size_t cap, int *heap, size_t *out_len)
 {
 	*heap = 0;
-	if (!sql || has_comment(sql, len))
+	if (!sql || has_comment(sql, len) || is_prepare(sql, len))
 		return NULL;
 	/* The comment goes before the trailing ';' and blanks: after them, a server without
 	 * multi-statements would read a second, empty statement. */

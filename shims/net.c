@@ -111,7 +111,7 @@ static void emit(struct mywire *w, const struct dbp_query_ent *q, uint64_t t0, u
 	r->flags = es ? DBP_CALL_ERROR : 0;
 	r->kind = DBP_RK_CALL;
 	r->io_bytes = r->io_ticks = 0; /* not counted per statement on followed connections */
-	dbp_ring_commit();
+	dbp_ring_commit_tc(&e->tc);
 }
 
 /* When the handshake completes: the connection's create time, from connect(). Only now is

@@ -70,6 +70,7 @@ PGresult *PQclosePortal(PGconn *conn, const char *name);
 	X(ExecStatusType, PQresultStatus, (const PGresult *))                                  \
 	X(int, PQntuples, (const PGresult *))                                                  \
 	X(char *, PQcmdTuples, (PGresult *))                                                   \
+	X(char *, PQcmdStatus, (PGresult *))                                                   \
 	X(char *, PQresultErrorField, (const PGresult *, int))                                 \
 	X(char *, PQdb, (const PGconn *))                                                      \
 	X(char *, PQhost, (const PGconn *))                                                    \
@@ -190,7 +191,7 @@ static void emit(struct pq_conn *ci, const struct dbp_query_ent *q, uint64_t t0,
 	r->rows = st->rows;
 	r->affected = st->affected;
 	r->db_system = DBP_DB_POSTGRESQL;
-	r->flags = st->err ? DBP_CALL_ERROR : 0;
+	r->flags = (uint8_t)((st->err ? DBP_CALL_ERROR : 0) | (st->rolled_back ? DBP_CALL_ROLLBACK : 0));
 	r->kind = DBP_RK_CALL;
 	struct dbp_io io = dbp_io_take(&ci->io);
 	r->io_bytes = io.bytes;
@@ -230,6 +231,10 @@ static void add_result(PGconn *conn, struct pq_pend *p, PGresult *res, ExecStatu
 		p->st.rows += DBP_HAVE(PQntuples) ? (uint64_t)real_PQntuples(res) : 0;
 		break;
 	case PGRES_COMMAND_OK: {
+		/* COMMIT of a transaction that failed: the server rolled it back, and says so. */
+		const char *tag = DBP_HAVE(PQcmdStatus) ? real_PQcmdStatus(res) : NULL;
+		if (tag && !strcmp(tag, "ROLLBACK"))
+			p->st.rolled_back = 1;
 		uint64_t n = cmd_tuples(res);
 		/* COPY ... TO STDOUT's count is rows returned; every other count is affected. */
 		if (p->copy == PGRES_COPY_OUT)

@@ -4,10 +4,14 @@
  * a collector's. Usage: bench_push [SPANS] [otlp|zipkin] [gzip]. Puts SPANS (default 500000)
  * realistic spans as fast as the queue takes them (waiting, never dropping: throughput, not
  * loss), and prints "<spans/s> <exported> <seconds> <requests>" once the receiver has them all.
- * Exits 1 unless every span was exported. */
+ * Exits 1 unless every span was exported. bench_push --sink PORTFILE: only the receiver, on
+ * an ephemeral port written to PORTFILE, until SIGTERM (a local collector for other benches);
+ * prints "<requests> <bytes>" then. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,8 +85,41 @@ static const char *const texts[16][2] = {
 	{ "SELECT sum(total) FROM orders WHERE created_at > $1", "SELECT orders" },
 };
 
+static int sink(const char *portfile)
+{
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &term, NULL); /* the receiver's thread inherits the mask */
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct MHD_Daemon *d =
+		MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, NULL,
+				 MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
+	if (!d) {
+		fprintf(stderr, "bench_push: cannot start the receiver\n");
+		return 1;
+	}
+	unsigned port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s.tmp", portfile);
+	FILE *f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0 || rename(tmp, portfile) != 0) {
+		fprintf(stderr, "bench_push: cannot write %s\n", portfile);
+		return 1;
+	}
+	int sig;
+	sigwait(&term, &sig);
+	MHD_stop_daemon(d);
+	printf("%llu %llu\n", posts, bytes_received);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "--sink"))
+		return sink(argv[2]);
 	long n = argc > 1 ? atol(argv[1]) : 500000;
 	int zipkin = argc > 2 && !strcmp(argv[2], "zipkin");
 	int gzip = argc > 3 && !strcmp(argv[3], "gzip");

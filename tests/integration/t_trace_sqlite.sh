@@ -78,16 +78,38 @@ calls_of() {
 } >"$WORK/main.sql"
 MAIN_CALLS=17 MAIN_SPANS=19
 
-# ---- 1. every span of the script, everything in it ----------------------------------------
+# ---- phase 1: the main run, with the service-naming and TRACEPARENT runs beside it ----------
+echo "SELECT 1;" >"$WORK/one.sql"
+run1() { # ENV...: one statement through sqlite3 with the agent and that environment
+	env -u OTEL_SERVICE_NAME DBPROBE_SOCKET="$EXP_SOCK" LD_PRELOAD="$AGENT" "$@" \
+		sqlite3 <"$WORK/one.sql" >/dev/null 2>>"$WORK/run1.err"
+}
+tp_trace=4bf92f3577b34da6a3ce929d0e0e4736
+tp_span=00f067aa0ba902b7
+tstate="vendor1=abc,dbp=x%20y"
+{
+	run1 OTEL_RESOURCE_ATTRIBUTES="service.name=fromattrs,team=db%20ops"
+	run1 OTEL_RESOURCE_ATTRIBUTES="service.name=fromattrs,team=env" OTEL_SERVICE_NAME=fromenv
+	run1
+	run1 OTEL_SERVICE_NAME=badparent TRACEPARENT=garbage
+} &
+bg=($!)
+sq parent "$WORK/main.sql" TRACEPARENT="00-$tp_trace-$tp_span-01" TRACESTATE="$tstate" \
+	DBPROBE_STACKS=off DBPROBE_SLOW_MS=10000 &
+bg+=($!)
 t_before=$(date +%s%N)
 sq main "$WORK/main.sql" OTEL_RESOURCE_ATTRIBUTES=deployment.environment=test DBPROBE_STACKS=all \
 	DBPROBE_SLOW_MS=10000
 check "main: sqlite3 exits 1 (two statements fail), as without the agent" 1 "$?"
 t_after=$(date +%s%N)
 main_pid=$SQ_PID
-CALLS=$((CALLS + MAIN_CALLS))
-check "main: $MAIN_SPANS spans arrive" $MAIN_SPANS "$(otlp_wait_spans $MAIN_SPANS)"
+wait "${bg[@]}"
+CALLS=$((2 * MAIN_CALLS + 4))
+total=$((2 * MAIN_SPANS + 4))
+check "phase 1: $total spans arrive" $total "$(otlp_wait_spans $total)"
 settle $CALLS
+
+# ---- 1. every span of the script, everything in it ----------------------------------------
 check "main: no extra span arrives later" $MAIN_SPANS "$(count main)"
 check "main: /queries counts the $MAIN_CALLS calls" $MAIN_CALLS "$(calls_of main)"
 check "main: the collector got no undecodable body" "" "$(otlp_errors)"
@@ -185,15 +207,17 @@ check "main: 11 traces in all" 11 "$(sj main -r 'map(.trace_id) | unique | lengt
 check "main: every parent is a span of the run" 0 \
 	"$(sj main -r 'map(.span_id) as $ids | map(select(.parent_span_id != "" and (.parent_span_id as $p | $ids | index($p) | not))) | length')"
 
+# ---- 1b. service.name: OTEL_SERVICE_NAME, else OTEL_RESOURCE_ATTRIBUTES', else the program --
+check "service.name from OTEL_RESOURCE_ATTRIBUTES, its other pairs percent-decoded" "fromattrs db ops" \
+	"$(sj fromattrs -r 'map("\(.resource["service.name"]) \(.resource.team)") | join(",")')"
+check "OTEL_SERVICE_NAME wins over service.name in the attributes" "fromenv env" \
+	"$(sj fromenv -r 'map("\(.resource["service.name"]) \(.resource.team)") | join(",")')"
+check "service.name defaults to the program's name" 1 "$(count sqlite3)"
+check "a malformed TRACEPARENT: a trace of its own (root), one warning naming it" "1 1" \
+	"$(sj badparent -r 'map(select(.parent_span_id == "")) | length') $(grep -c 'TRACEPARENT' "$WORK/run1.err")"
+check "no other warning from the agent" 1 "$(grep -c . "$WORK/run1.err")"
+
 # ---- 2. TRACEPARENT and TRACESTATE: every span a descendant of the given span --------------
-tp_trace=4bf92f3577b34da6a3ce929d0e0e4736
-tp_span=00f067aa0ba902b7
-tstate="vendor1=abc,dbp=x%20y"
-sq parent "$WORK/main.sql" TRACEPARENT="00-$tp_trace-$tp_span-01" TRACESTATE="$tstate" \
-	DBPROBE_STACKS=off DBPROBE_SLOW_MS=10000
-CALLS=$((CALLS + MAIN_CALLS))
-check "traceparent: $MAIN_SPANS spans arrive" $((2 * MAIN_SPANS)) "$(otlp_wait_spans $((2 * MAIN_SPANS)))"
-settle $CALLS
 check "traceparent: no extra span" $MAIN_SPANS "$(count parent)"
 check "traceparent: every span in the given trace" "$tp_trace" "$(sj parent -r 'map(.trace_id) | unique | join(",")')"
 check "traceparent: the 11 top spans (transactions, statements outside them) have the given parent" 11 \
@@ -212,13 +236,33 @@ check "DBPROBE_STACKS=off: no code.* attributes" 0 \
 	"$(sj parent -r 'map(select(.attributes | keys | any(startswith("code.")))) | length')"
 check "traceparent: still two errors" 2 "$(sj parent -r 'map(select(.status_code == 2)) | length')"
 
-# ---- 3. TRACEPARENT not sampled (flags 00): only the failed calls --------------------------
-total=$((2 * MAIN_SPANS))
-sq unsampled "$WORK/main.sql" TRACEPARENT="00-$tp_trace-$tp_span-00" DBPROBE_SLOW_MS=10000
-CALLS=$((CALLS + MAIN_CALLS))
-otlp_wait_spans $((total + 2)) >/dev/null
+# ---- phase 2: the samplers, each run under its own service name, all at once ---------------
+{
+	cat "$WORK/main.sql"
+	echo "BEGIN;"
+	echo "INSERT INTO t(v, n) VALUES ('v2', 1);" # duplicate: fails inside the transaction
+	echo "SELECT 1;"
+	echo "COMMIT;"
+} >"$WORK/off.sql"
+N=2000
+for _ in $(seq $N); do echo "SELECT 1;"; done >"$WORK/ratio.sql"
+QUIET=DBPROBE_SLOW_MS=10000 # no call is slow by accident
+bg=()
+sq unsampled "$WORK/main.sql" TRACEPARENT="00-$tp_trace-$tp_span-00" $QUIET & bg+=($!)
+sq off "$WORK/off.sql" OTEL_TRACES_SAMPLER=always_off $QUIET & bg+=($!)
+sq offslow "$WORK/main.sql" OTEL_TRACES_SAMPLER=always_off DBPROBE_SLOW_MS=0 & bg+=($!)
+sq pboff "$WORK/main.sql" OTEL_TRACES_SAMPLER=parentbased_always_off $QUIET & bg+=($!)
+sq on00 "$WORK/main.sql" OTEL_TRACES_SAMPLER=always_on TRACEPARENT="00-$tp_trace-$tp_span-00" $QUIET &
+bg+=($!)
+sq pbratio "$WORK/main.sql" OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0 \
+	TRACEPARENT="00-$tp_trace-$tp_span-01" $QUIET & bg+=($!)
+sq ratio "$WORK/ratio.sql" OTEL_TRACES_SAMPLER=traceidratio OTEL_TRACES_SAMPLER_ARG=0.5 $QUIET & bg+=($!)
+sq ratio0 "$WORK/main.sql" OTEL_TRACES_SAMPLER=traceidratio OTEL_TRACES_SAMPLER_ARG=0 $QUIET & bg+=($!)
+wait "${bg[@]}"
+CALLS=$((CALLS + 7 * MAIN_CALLS + 4 + N))
 settle $CALLS
-total=$((total + 2))
+
+# ---- 3. TRACEPARENT not sampled (flags 00): only the failed calls --------------------------
 check "flags 00: only the 2 failed calls are exported" \
 	"INSERT t SQLITE_CONSTRAINT_UNIQUE,SELECT missing_table SQLITE_ERROR" \
 	"$(sj unsampled -r 'map("\(.name) \(.attributes["error.type"])") | sort | join(",")')"
@@ -227,18 +271,6 @@ check "flags 00: in the given trace, children of the given span" "$tp_trace $tp_
 check "flags 00: /queries still counts all $MAIN_CALLS calls" $MAIN_CALLS "$(calls_of unsampled)"
 
 # ---- 4. always_off: failed (and slow) calls only; a failure inside a transaction keeps it ---
-{
-	cat "$WORK/main.sql"
-	echo "BEGIN;"
-	echo "INSERT INTO t(v, n) VALUES ('v2', 1);" # duplicate: fails inside the transaction
-	echo "SELECT 1;"
-	echo "COMMIT;"
-} >"$WORK/off.sql"
-sq off "$WORK/off.sql" OTEL_TRACES_SAMPLER=always_off DBPROBE_SLOW_MS=10000
-CALLS=$((CALLS + MAIN_CALLS + 4))
-otlp_wait_spans $((total + 4)) >/dev/null
-settle $CALLS
-total=$((total + 4))
 check "always_off: the 3 failed calls and the transaction holding one of them" \
 	"INSERT t 2,INSERT t 2,SELECT missing_table 2,transaction 0" \
 	"$(sj off -r 'map("\(.name) \(.status_code)") | sort | join(",")')"
@@ -250,49 +282,21 @@ check "always_off: the transaction's outcome" commit \
 check "always_off: /queries counts every call ($((MAIN_CALLS + 4)))" $((MAIN_CALLS + 4)) "$(calls_of off)"
 
 # always_off with every call slow (DBPROBE_SLOW_MS=0): everything is exported anyway.
-sq offslow "$WORK/main.sql" OTEL_TRACES_SAMPLER=always_off DBPROBE_SLOW_MS=0
-CALLS=$((CALLS + MAIN_CALLS))
-otlp_wait_spans $((total + MAIN_SPANS)) >/dev/null
-settle $CALLS
-total=$((total + MAIN_SPANS))
 check "always_off + every call slow: all $MAIN_SPANS spans exported" $MAIN_SPANS "$(count offslow)"
 check "always_off + slow: the transactions still parent their statements" 8 \
 	"$(sj offslow -r 'map(select(.name == "transaction") | .span_id) as $t |
 		map(select(.parent_span_id as $p | $t | index($p))) | length')"
 
 # parentbased_always_off without TRACEPARENT: the root sampler is always_off.
-sq pboff "$WORK/main.sql" OTEL_TRACES_SAMPLER=parentbased_always_off DBPROBE_SLOW_MS=10000
-CALLS=$((CALLS + MAIN_CALLS))
-otlp_wait_spans $((total + 2)) >/dev/null
-settle $CALLS
-total=$((total + 2))
 check "parentbased_always_off, no parent: the 2 failed calls only" 2 "$(count pboff)"
 
 # always_on ignores an unsampled parent; parentbased_traceidratio (ratio 0) follows a sampled one.
-sq on00 "$WORK/main.sql" OTEL_TRACES_SAMPLER=always_on TRACEPARENT="00-$tp_trace-$tp_span-00" \
-	DBPROBE_SLOW_MS=10000
-CALLS=$((CALLS + MAIN_CALLS))
-otlp_wait_spans $((total + MAIN_SPANS)) >/dev/null
-settle $CALLS
-total=$((total + MAIN_SPANS))
 check "always_on with an unsampled parent: all $MAIN_SPANS spans" $MAIN_SPANS "$(count on00)"
 check "always_on with a parent: still in its trace" "$tp_trace" "$(sj on00 -r 'map(.trace_id) | unique | join(",")')"
-sq pbratio "$WORK/main.sql" OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0 \
-	TRACEPARENT="00-$tp_trace-$tp_span-01" DBPROBE_SLOW_MS=10000
-CALLS=$((CALLS + MAIN_CALLS))
-otlp_wait_spans $((total + MAIN_SPANS)) >/dev/null
-settle $CALLS
-total=$((total + MAIN_SPANS))
 check "parentbased_traceidratio (0) with a sampled parent: all $MAIN_SPANS spans" $MAIN_SPANS "$(count pbratio)"
 
 # ---- 5. traceidratio ------------------------------------------------------------------------
-N=2000
-for _ in $(seq $N); do echo "SELECT 1;"; done >"$WORK/ratio.sql"
-sq ratio "$WORK/ratio.sql" OTEL_TRACES_SAMPLER=traceidratio OTEL_TRACES_SAMPLER_ARG=0.5 DBPROBE_SLOW_MS=10000
-CALLS=$((CALLS + N))
-settle $CALLS
 k=$(count ratio)
-total=$((total + k))
 # Binomial(2000, 0.5): mean 1000, sd 22; 800..1200 is 9 sd.
 check "traceidratio 0.5: $k of $N calls exported, within 800..1200" 1 "$(((k >= 800 && k <= 1200) ? 1 : 0))"
 check "traceidratio: /queries counts exactly $N calls" $N "$(calls_of ratio)"
@@ -301,13 +305,10 @@ check "traceidratio: every exported call its own trace" "$k" "$(sj ratio -r 'map
 # same trace is chosen alike in every process.
 check "traceidratio: every exported trace id is one the ratio keeps" 0 \
 	"$(sj ratio -r 'map(select(.trace_id[16:17] | test("[0-7]") | not)) | length')"
-sq ratio0 "$WORK/main.sql" OTEL_TRACES_SAMPLER=traceidratio OTEL_TRACES_SAMPLER_ARG=0 DBPROBE_SLOW_MS=10000
-CALLS=$((CALLS + MAIN_CALLS))
-otlp_wait_spans $((total + 2)) >/dev/null
-settle $CALLS
-total=$((total + 2))
 check "traceidratio 0: only the 2 failed calls" 2 "$(count ratio0)"
 
+total=$((total + 2 + 4 + MAIN_SPANS + 2 + MAIN_SPANS + MAIN_SPANS + k + 2))
 check "nothing dropped" "0 0 0 0" "$(get /metrics | awk '$1 ~ /^dbprobe_spans_dropped_total/ { printf "%s%s", s, $2; s = " " }')"
 check "exporter: received == exported == spans at the receiver" "$total $total $total" \
 	"$(metric dbprobe_spans_received_total) $(metric dbprobe_spans_exported_total) $(otlp_span_count)"
+check "no span line twice" "$total" "$(otlp_jq -r 'map(.span_id) | unique | length')"

@@ -138,6 +138,9 @@ Test(trace, sqlcommenter_text)
 	cr_assert_null(comment("SELECT 1 # mysql", buf, sizeof buf, &heap));
 	cr_assert_null(comment(" ; ", buf, sizeof buf, &heap));
 	cr_assert_null(comment("DO $$ BEGIN END $$", buf, sizeof buf, &heap));
+	/* SQL-level PREPARE: the body the server keeps must not name this call. */
+	cr_assert_null(comment(" prepare p AS SELECT 1", buf, sizeof buf, &heap));
+	cr_assert_not_null(comment("EXECUTE p", buf, sizeof buf, &heap));
 	/* Comment markers inside strings are not comments. */
 	cr_assert_not_null(comment("SELECT '--', \"/*\", `#`", buf, sizeof buf, &heap));
 	cr_assert_not_null(comment("SELECT 'it''s -- not'", buf, sizeof buf, &heap));
@@ -263,6 +266,18 @@ Test(trace, a_transaction_is_the_parent_of_its_statements)
 	dbp_trace_assign(&after, &tc);
 	cr_assert_eq(memcmp(after.parent_id, zero, 8), 0);
 	cr_assert_neq(memcmp(after.trace_id, t->trace_id, 16), 0);
+}
+
+Test(trace, a_commit_the_server_rolled_back_ends_in_rollback)
+{
+	struct dbp_tconn tc = { 0 };
+	struct dbp_rec b = call("BEGIN", 1000, 10);
+	dbp_trace_assign(&b, &tc);
+	struct dbp_rec c = call("COMMIT", 2000, 10);
+	c.flags = DBP_CALL_ROLLBACK;
+	cr_assert_eq(dbp_trace_assign(&c, &tc), 1);
+	cr_assert(dbp_trace_txn_rec()->flags & DBP_CALL_ROLLBACK);
+	cr_assert_not(c.flags & DBP_CALL_ROLLBACK, "not a flag of the call on the wire");
 }
 
 Test(trace, rollback_and_failed_begin)
