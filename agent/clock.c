@@ -69,6 +69,9 @@ static int tsc_is_invariant(void)
 #endif
 }
 
+/* When the ratio was last refined (CLOCK_MONOTONIC ns; 0: never in this process). */
+static uint64_t refined_mono;
+
 void dbp_clock_init(void)
 {
 	static int probed;
@@ -80,6 +83,7 @@ void dbp_clock_init(void)
 	base_unix = dbp_unix_ns();
 	base_mono = mono_ns();
 	base_ticks = dbp_ticks();
+	refined_mono = 0; /* a forked child calibrates against its own reference first */
 	/* No calibration here: it waits a millisecond, and this runs in the constructor and in
 	 * every forked child (which keeps its parent's ratio: the same TSC). The sender
 	 * calibrates before it converts anything. */
@@ -92,6 +96,11 @@ void dbp_clock_calibrate(void)
 	if (!dbp_clock_use_tsc)
 		return;
 	uint64_t mono = mono_ns(), ticks = dbp_ticks();
+	/* Refined at most every 2 s: each refinement moves where every earlier tick lands a
+	 * little, and records converted in different batches (a transaction's and its BEGIN's)
+	 * should read the same tick as the same nanosecond. */
+	if (refined_mono && mono - refined_mono < 2000000000ull)
+		return;
 	/* Spin until a millisecond has passed since the reference: the ratio is then good to
 	 * about 1e-5. Only the first calibration of a process can wait, and only on the sender
 	 * thread or at exit. */
@@ -104,6 +113,7 @@ void dbp_clock_calibrate(void)
 		return;
 	uint64_t fp = (uint64_t)(((unsigned __int128)dm << 32) / dt);
 	__atomic_store_n(&dbp_clock_fp, fp, __ATOMIC_RELAXED);
+	refined_mono = mono;
 }
 
 void dbp_clock_snapshot(struct dbp_clock_snap *s)

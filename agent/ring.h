@@ -133,6 +133,14 @@ static inline void dbp_ring_commit(void)
 	dbp_ring_commit_tc(NULL);
 }
 
+/* A connection goes away (closed, reset): a transaction still open there was rolled back by
+ * the server, and its span (if exported) is recorded. Call from inside a hook that records. */
+static inline void dbp_ring_conn_gone(struct dbp_tconn *tc)
+{
+	if (DBP_UNLIKELY(tc->txn.open) && dbp_trace_conn_gone(tc))
+		dbp_ring_push_tc(dbp_trace_txn_rec(), NULL);
+}
+
 /* This thread's ring, mapped on first use; NULL once retired or out of memory. */
 struct dbp_ring *dbp_ring_mine(void);
 

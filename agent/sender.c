@@ -348,7 +348,10 @@ static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *a
 				return n;
 			}
 		}
-		uint64_t dur = dbp_clock_ns(&clk, r->dur);
+		/* Both ends converted, not the duration: a transaction's span ends exactly where its
+		 * COMMIT's does (its record holds the same end tick). */
+		uint64_t start = dbp_clock_unix_ns(&clk, r->t0);
+		uint64_t dur = dbp_clock_unix_ns(&clk, r->t0 + r->dur) - start;
 		/* Room was made above: the slot is never NULL here. */
 		struct dbp_call *c = dbp_frame_call_slot(
 			&frame, (uint16_t)(r->flags | (dur >= slow_ns ? DBP_CALL_SLOW : 0)));
@@ -358,7 +361,7 @@ static size_t encode(const struct dbp_rec *recs, size_t n, uint32_t tid, void *a
 		c->server_id = t && t->server ? t->server->id : 0;
 		c->server_port = t ? t->port : 0;
 		c->error_id = r->err ? r->err->id : 0;
-		c->start_unix_ns = dbp_clock_unix_ns(&clk, r->t0);
+		c->start_unix_ns = start;
 		c->duration_ns = dur;
 		c->rows_returned = r->rows;
 		c->rows_affected = r->affected;

@@ -132,6 +132,47 @@ const struct dbp_rec *dbp_trace_txn_rec(void)
 	return &txn_rec;
 }
 
+/* Closes t, ending at end (ticks): 1 when its span is to be exported (txn_rec made). */
+static int txn_close(struct dbp_txn *t, uint64_t end, int rollback,
+		     const struct dbp_str_ent *err)
+{
+	t->open = 0;
+	if (!t->sampled && !t->kept)
+		return 0;
+	txn_rec = (struct dbp_rec){
+		.query = &dbp_query_none,
+		.target = t->target,
+		.err = err,
+		.t0 = t->t0,
+		.dur = end > t->t0 ? end - t->t0 : 0,
+		.db_system = t->system,
+		.flags = (uint8_t)(DBP_CALL_TXN | (t->sampled ? DBP_CALL_SAMPLED : 0) |
+				   (rollback ? DBP_CALL_ROLLBACK : 0) | (err ? DBP_CALL_ERROR : 0)),
+		.kind = DBP_RK_CALL,
+	};
+	memcpy(txn_rec.trace_id, t->trace_id, 16);
+	memcpy(txn_rec.span_id, t->span_id, 8);
+	memcpy(txn_rec.parent_id, t->parent_id, 8);
+	return 1;
+}
+
+int dbp_trace_conn_gone(struct dbp_tconn *tc)
+{
+	if (!tc || !tc->txn.open)
+		return 0;
+	tc->pre.valid = 0;
+	return txn_close(&tc->txn, dbp_ticks(), 1, NULL);
+}
+
+/* A COMMIT that failed but left the transaction open for another try: SQLite's BUSY (another
+ * connection holds a lock) and LOCKED. */
+static int commit_retryable(const struct dbp_rec *rec)
+{
+	const char *e = rec->err ? rec->err->str : NULL;
+	return rec->db_system == DBP_DB_SQLITE && e &&
+	       (!strncmp(e, "SQLITE_BUSY", 11) || !strncmp(e, "SQLITE_LOCKED", 13));
+}
+
 int dbp_trace_assign(struct dbp_rec *rec, struct dbp_tconn *tc)
 {
 	int notable = (rec->flags & (DBP_CALL_ERROR | DBP_CALL_SLOW)) != 0 ||
@@ -147,7 +188,16 @@ int dbp_trace_assign(struct dbp_rec *rec, struct dbp_tconn *tc)
 	}
 	struct dbp_txn *t = tc && !connect ? &tc->txn : NULL;
 	uint8_t trace_id[16], parent_id[8];
-	int sampled, have_trace = 1;
+	int sampled, have_trace = 1, closed = 0;
+	int failed = (rec->flags & DBP_CALL_ERROR) != 0;
+
+	if (kind == DBP_TXN_COMMIT && failed && commit_retryable(rec))
+		kind = DBP_TXN_NONE; /* still open: the program may COMMIT again */
+	/* MySQL commits an open transaction when a new one begins (PostgreSQL and SQLite refuse
+	 * or ignore a nested BEGIN). */
+	if (kind == DBP_TXN_BEGIN && t && t->open && !failed &&
+	    (rec->db_system == DBP_DB_MYSQL || rec->db_system == DBP_DB_MARIADB))
+		closed = txn_close(t, rec->t0, 0, NULL);
 
 	if (tc && tc->pre.valid && !connect) {
 		/* The ids the statement carried to the server: the span must match them. */
@@ -166,7 +216,7 @@ int dbp_trace_assign(struct dbp_rec *rec, struct dbp_tconn *tc)
 		sampled = root(trace_id, parent_id);
 	}
 
-	if (kind == DBP_TXN_BEGIN && t && !t->open && !(rec->flags & DBP_CALL_ERROR)) {
+	if (kind == DBP_TXN_BEGIN && t && !t->open && !failed) {
 		if (!have_trace) {
 			sampled = root(trace_id, parent_id);
 			have_trace = 1;
@@ -175,6 +225,8 @@ int dbp_trace_assign(struct dbp_rec *rec, struct dbp_tconn *tc)
 		memcpy(t->parent_id, parent_id, 8);
 		new_id(t->span_id, 8);
 		t->t0 = rec->t0;
+		t->target = rec->target;
+		t->system = rec->db_system;
 		t->sampled = (uint8_t)sampled;
 		t->kept = 0;
 		t->open = 1;
@@ -200,32 +252,16 @@ int dbp_trace_assign(struct dbp_rec *rec, struct dbp_tconn *tc)
 	if (tc && !connect)
 		tc->pre.valid = 0;
 
-	if ((kind == DBP_TXN_COMMIT || kind == DBP_TXN_ROLLBACK) && t && t->open) {
-		t->open = 0;
-		if (!t->sampled && !t->kept)
-			return 0;
-		uint64_t end = rec->t0 + rec->dur;
-		txn_rec = (struct dbp_rec){
-			.query = &dbp_query_none,
-			.target = rec->target,
-			.t0 = t->t0,
-			.dur = end > t->t0 ? end - t->t0 : 0,
-			.db_system = rec->db_system,
-			.flags = (uint8_t)(DBP_CALL_TXN | (t->sampled ? DBP_CALL_SAMPLED : 0) |
-					   (kind == DBP_TXN_ROLLBACK ? DBP_CALL_ROLLBACK : 0)),
-			.kind = DBP_RK_CALL,
-		};
-		memcpy(txn_rec.trace_id, t->trace_id, 16);
-		memcpy(txn_rec.span_id, t->span_id, 8);
-		memcpy(txn_rec.parent_id, t->parent_id, 8);
-		return 1;
-	}
-	return 0;
+	if ((kind == DBP_TXN_COMMIT || kind == DBP_TXN_ROLLBACK) && t && t->open)
+		/* A COMMIT that failed ended in a rollback (a serialization failure, a deferred
+		 * constraint, a deadlock): the transaction's span says so, with the error. */
+		return txn_close(t, rec->t0 + rec->dur, kind == DBP_TXN_ROLLBACK || failed,
+				 kind == DBP_TXN_COMMIT && failed ? rec->err : NULL);
+	return closed;
 }
 
-void dbp_trace_pre(struct dbp_tconn *tc, char out[56])
+void dbp_trace_pre(const struct dbp_tconn *tc, struct dbp_tpre *p, char out[56])
 {
-	struct dbp_tpre *p = &tc->pre;
 	if (tc->txn.open) {
 		memcpy(p->trace_id, tc->txn.trace_id, 16);
 		memcpy(p->parent_id, tc->txn.span_id, 8);
@@ -257,13 +293,23 @@ void dbp_trace_pre(struct dbp_tconn *tc, char out[56])
 
 /* ---- sqlcommenter ------------------------------------------------------------------------- */
 
-/* Whether the text holds a comment outside quotes: sqlcommenter leaves such statements alone
- * (the program's own comment may be one, or a hint the server reads). */
-static int has_comment(const char *s, size_t len)
+/* Whether a statement starting at s[i] begins with a word that keeps its text on the server:
+ * PREPARE (the body every EXECUTE runs), CREATE/ALTER (a routine's, trigger's or event's body
+ * is stored as written). */
+static int keeps_text(const char *s, size_t len, size_t i);
+
+/* Whether sqlcommenter may touch the text: no comment of its own outside quotes (the program's
+ * comment may be a hint the server reads), no NUL (a length that counted the terminator: MySQL
+ * reads a NUL before our comment as a syntax error), no dollar quote (a PostgreSQL body may hide
+ * anything), and no statement whose text the server keeps. */
+static int comment_allowed(const char *s, size_t len)
 {
 	char quote = 0;
+	int at_start = 1;
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
+		if (!c)
+			return 0;
 		if (quote) {
 			if (c == quote)
 				quote = 0;
@@ -271,36 +317,36 @@ static int has_comment(const char *s, size_t len)
 				i++; /* MySQL's and E'' strings' escapes; harmless elsewhere */
 			continue;
 		}
+		if (at_start && c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ';') {
+			if (keeps_text(s, len, i))
+				return 0;
+			at_start = 0;
+		}
 		if (c == '\'' || c == '"' || c == '`')
 			quote = c;
-		else if (c == '/' && i + 1 < len && s[i + 1] == '*')
-			return 1;
-		else if (c == '-' && i + 1 < len && s[i + 1] == '-')
-			return 1;
-		else if (c == '#')
-			return 1; /* a MySQL comment (a PostgreSQL operator: we stay away) */
-		else if (c == '$')
-			return 1; /* a PostgreSQL dollar-quoted body may hide anything: leave it */
+		else if (c == ';')
+			at_start = 1;
+		else if ((c == '/' && i + 1 < len && s[i + 1] == '*') ||
+			 (c == '-' && i + 1 < len && s[i + 1] == '-') || c == '#' || c == '$')
+			return 0; /* '#': a MySQL comment (a PostgreSQL operator: we stay away) */
 	}
-	return 0;
+	return 1;
 }
 
 static size_t word(const char *s, size_t len, size_t *i, char w[16]);
 
-/* An SQL-level PREPARE: the server keeps its text as the statement's body, so a comment there
- * would name this call's span at every later EXECUTE. */
-static int is_prepare(const char *s, size_t len)
+static int keeps_text(const char *s, size_t len, size_t i)
 {
 	char w[16];
-	size_t i = 0;
-	return word(s, len, &i, w) && !strcmp(w, "PREPARE");
+	return word(s, len, &i, w) &&
+	       (!strcmp(w, "PREPARE") || !strcmp(w, "CREATE") || !strcmp(w, "ALTER"));
 }
 
 char *dbp_trace_comment(const char *sql, size_t len, const char traceparent[56], char *buf,
 			size_t cap, int *heap, size_t *out_len)
 {
 	*heap = 0;
-	if (!sql || has_comment(sql, len) || is_prepare(sql, len))
+	if (!sql || !comment_allowed(sql, len))
 		return NULL;
 	/* The comment goes before the trailing ';' and blanks: after them, a server without
 	 * multi-statements would read a second, empty statement. */
@@ -355,7 +401,10 @@ enum dbp_txn_kind dbp_trace_txn_kind(const char *s, size_t len)
 		return DBP_TXN_NONE;
 	word(s, len, &i, w2);
 	if (!strcmp(w1, "BEGIN")) /* BEGIN [WORK|TRANSACTION|DEFERRED|IMMEDIATE|...] */
-		return DBP_TXN_BEGIN;
+		return !strcmp(w2, "NOT") ? DBP_TXN_NONE : DBP_TXN_BEGIN; /* MariaDB's NOT ATOMIC */
+	/* PostgreSQL's two-phase PREPARE TRANSACTION: the session's transaction ends there. */
+	if (!strcmp(w1, "PREPARE") && !strcmp(w2, "TRANSACTION"))
+		return DBP_TXN_COMMIT;
 	if (!strcmp(w1, "START"))
 		return !strcmp(w2, "TRANSACTION") ? DBP_TXN_BEGIN : DBP_TXN_NONE;
 	/* Two-phase commit's COMMIT PREPARED / ROLLBACK PREPARED finish another transaction. */

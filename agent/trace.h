@@ -32,7 +32,9 @@ struct dbp_trace_parent {
 /* A connection's open transaction: its statements are children of the transaction's span. */
 struct dbp_txn {
 	uint8_t trace_id[16], span_id[8], parent_id[8];
-	uint64_t t0;     /* ticks at BEGIN's start */
+	uint64_t t0; /* ticks at BEGIN's start */
+	const struct dbp_target_ent *target; /* where it runs: the transaction record's */
+	uint8_t system;                      /* enum dbp_db_system */
 	uint8_t open;    /* between a BEGIN that succeeded and COMMIT / ROLLBACK */
 	uint8_t sampled; /* the sampler's choice for the whole transaction */
 	uint8_t kept;    /* a child was exported anyway (slow, failed): so is the transaction */
@@ -61,9 +63,16 @@ int dbp_trace_assign(struct dbp_rec *rec, struct dbp_tconn *tc);
 /* The transaction record the last dbp_trace_assign that returned 1 made, on this thread. */
 const struct dbp_rec *dbp_trace_txn_rec(void);
 
-/* Gives tc->pre ids for a call about to run and writes its traceparent
- * "00-<trace>-<span>-<flags>" (55 characters and a NUL) to out. */
-void dbp_trace_pre(struct dbp_tconn *tc, char out[56]);
+/* The connection goes away (closed, reset) with tc's transaction open: the server rolls it
+ * back. Returns 1 when that transaction's span is to be exported: the caller then pushes
+ * dbp_trace_txn_rec(). Closes it either way. Inside the agent (dbp_tls_busy held). */
+int dbp_trace_conn_gone(struct dbp_tconn *tc);
+
+/* Ids for a call about to run on connection tc (in its transaction, if one is open) into *out,
+ * and their traceparent "00-<trace>-<span>-<flags>" (55 characters and a NUL) into tp. The
+ * shim hands *out to the call's record by putting it in tc->pre just before that record is
+ * made (and clears it if the record cannot be made). */
+void dbp_trace_pre(const struct dbp_tconn *tc, struct dbp_tpre *out, char tp[56]);
 
 /* The sqlcommenter text of sql[0..len): the statement with the comment
  * "/\*traceparent='...'*\/" before any trailing ';' and blanks, or NULL when it must stay as

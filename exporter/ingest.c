@@ -158,6 +158,8 @@ static int on_hello(void *ctx, const struct dbp_hello *h, struct dbp_str_view ex
 	if (c->in->store->spans) {
 		struct dbp_str_view ts, ra;
 		dbp_hello_extra(h, &ts, &ra);
+		if (ts.len > 512) /* W3C's limit: longer is not a tracestate, and it goes on every span */
+			ts.len = 0;
 		char *tsc, *rac;
 		const char *tsv = utf8_clean(ts.p, ts.len, &tsc), *rav = utf8_clean(ra.p, ra.len, &rac);
 		char tsb[DBP_STRING_MAX + 1];
@@ -321,6 +323,11 @@ static void make_span(struct conn *c, const struct dbp_call *call, const char *n
 		      const char *err, const struct cstack *stack)
 {
 	struct dbp_store *st = c->in->store;
+	/* OTLP requires a trace id; an end before the start (an overflowing duration) is no span
+	 * either. A collector that checks would refuse the whole batch, other agents' spans too. */
+	if (!nonzero(call->trace_id, 16) ||
+	    call->start_unix_ns + call->duration_ns < call->start_unix_ns)
+		return;
 	size_t tlen = text && *text ? strlen(text) : 0;
 	size_t slen = summary && *summary ? strlen(summary) : 0;
 	struct dbp_span *sp = dbp_span_new(c->res, (tlen ? tlen + 1 : 0) + (slen ? slen + 1 : 0));
@@ -378,11 +385,16 @@ static int on_txn(struct conn *c, const struct dbp_call *call)
 	const char *srv = call->server_id ? dbp_idmap_get(&c->strings, string_key(call->server_id,
 										  DBP_STR_SERVER))
 					  : "";
-	if (!ns || !srv || !nonzero(call->span_id, 8))
+	const char *err = call->h.flags & DBP_CALL_ERROR
+				  ? dbp_idmap_get(&c->strings,
+						  string_key(call->error_id, DBP_STR_ERROR_TYPE))
+				  : NULL;
+	if (!ns || !srv || !nonzero(call->span_id, 8) ||
+	    (call->h.flags & DBP_CALL_ERROR && !err))
 		return -1;
 	st->records++;
 	if (st->spans && c->res)
-		make_span(c, call, "transaction", NULL, NULL, ns, srv, NULL, NULL);
+		make_span(c, call, "transaction", NULL, NULL, ns, srv, err, NULL);
 	return 0;
 }
 

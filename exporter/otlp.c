@@ -273,9 +273,11 @@ int dbp_otlp_encode(struct dbp_span *const *spans, size_t n, struct dbp_buf *out
 				(ProtobufCBinaryData){ 8, (uint8_t *)s->parent_span_id };
 		if (s->res && s->res->tracestate)
 			p->trace_state = (char *)s->res->tracestate;
-		/* flags stays 0: whether the parent is remote (0x100, 0x200) depends on where
-		 * it came from (TRACEPARENT, or a transaction span in the process), which the span
-		 * does not tell; 0 is the spec's "unknown". */
+		/* Bits 0-7: the W3C trace flags, of which only sampled (0x01) is defined. The
+		 * is-remote bits (0x100, 0x200) stay 0, the spec's "unknown": whether the parent is
+		 * remote depends on where it came from (TRACEPARENT, or a transaction span in the
+		 * process), which the span does not tell. */
+		p->flags = s->sampled ? 0x01u : 0u;
 		p->name = (char *)(s->name && *s->name         ? s->name
 				   : s->summary && *s->summary ? s->summary
 				   : s->system_name            ? s->system_name

@@ -417,7 +417,8 @@ static void write_spans(const struct expo *x, const struct dbp_spanq_stats *st)
 	dbp_buf_printf(b, "dbprobe_spans_exported_total %llu\n", (unsigned long long)st->exported);
 	family(x, "dbprobe_spans_dropped_total", COUNTER,
 	       "Spans never delivered, by reason: queue_full (the queue was full), rejected (the "
-	       "collector refused them), retries_exhausted, shutdown (still queued at exit).");
+	       "collector refused them), retries_exhausted, shutdown (still queued at exit), "
+	       "out_of_memory (a batch could not be encoded).");
 	for (int i = 0; i < DBP_SPAN_DROP_COUNT; i++)
 		dbp_buf_printf(b, "dbprobe_spans_dropped_total{reason=\"%s\"} %llu\n",
 			       dbp_span_drop_names[i], (unsigned long long)st->dropped[i]);
@@ -429,7 +430,9 @@ static void write_spans(const struct expo *x, const struct dbp_spanq_stats *st)
 	       "Export requests that were retries of a failed one.");
 	dbp_buf_printf(b, "dbprobe_span_export_retries_total %llu\n",
 		       (unsigned long long)st->retries);
-	family(x, "dbprobe_spans_queued", GAUGE, "Spans waiting to be exported.");
+	family(x, "dbprobe_spans_queued", GAUGE,
+	       "Spans waiting to be exported, the batch being sent or waiting for a retry "
+	       "included.");
 	dbp_buf_printf(b, "dbprobe_spans_queued %llu\n", (unsigned long long)st->queued);
 }
 

@@ -20,10 +20,9 @@
 #include "zipkin.h"
 
 const char *const dbp_span_drop_names[DBP_SPAN_DROP_COUNT] = {
-	[DBP_SPAN_DROP_QUEUE_FULL] = "queue_full",
-	[DBP_SPAN_DROP_REJECTED] = "rejected",
-	[DBP_SPAN_DROP_RETRIES] = "retries_exhausted",
-	[DBP_SPAN_DROP_SHUTDOWN] = "shutdown",
+	[DBP_SPAN_DROP_QUEUE_FULL] = "queue_full",     [DBP_SPAN_DROP_REJECTED] = "rejected",
+	[DBP_SPAN_DROP_RETRIES] = "retries_exhausted", [DBP_SPAN_DROP_SHUTDOWN] = "shutdown",
+	[DBP_SPAN_DROP_OOM] = "out_of_memory",
 };
 
 static const struct dbp_span_encoder *const encoders[] = {
@@ -57,6 +56,9 @@ struct dbp_spanq {
 	struct dbp_span **q;
 	uint64_t *q_ns;
 	unsigned head, count;
+	/* Spans of the batch taken out of the queue and not yet counted as exported or dropped
+	 * (sent, or waiting for a retry): stats count them as queued. */
+	unsigned inflight;
 
 	/* The latest spans for /traces, each with its own reference. */
 	struct dbp_span **latest;
@@ -168,7 +170,7 @@ void dbp_spanq_stats(struct dbp_spanq *q, struct dbp_spanq_stats *out)
 	}
 	pthread_mutex_lock(&q->lock);
 	*out = q->st;
-	out->queued = q->count;
+	out->queued = (uint64_t)q->count + q->inflight;
 	out->format = q->format;
 	pthread_mutex_unlock(&q->lock);
 }
@@ -350,7 +352,17 @@ static uint64_t rnd(struct dbp_spanq *q)
 	return q->rng;
 }
 
-/* Sends one batch, retrying what may be retried; counts where its spans went. */
+/* Counts where the n spans in flight went (called with the lock held). */
+static void settle(struct dbp_spanq *q, enum dbp_span_drop why, size_t n)
+{
+	q->st.dropped[why] += n;
+	q->inflight = 0;
+}
+
+/* Sends one batch (q->inflight spans), retrying what may be retried; counts where its spans
+ * went. Once stop came, a retryable failure of an attempt started before it (or a backoff
+ * stop cut short) earns one more attempt if the flush has time left: the batch gets at least
+ * one attempt after stop, none past its deadline. */
 static void send_batch(struct dbp_spanq *q, struct dbp_span **spans, size_t n)
 {
 	q->body.len = 0;
@@ -358,7 +370,7 @@ static void send_batch(struct dbp_spanq *q, struct dbp_span **spans, size_t n)
 	if (q->enc->encode(spans, n, &q->body) < 0 || (q->gzip && gzip_body(q) < 0)) {
 		problem(q, "out of memory encoding a batch");
 		pthread_mutex_lock(&q->lock);
-		q->st.dropped[DBP_SPAN_DROP_REJECTED] += n;
+		settle(q, DBP_SPAN_DROP_OOM, n);
 		pthread_mutex_unlock(&q->lock);
 		return;
 	}
@@ -366,6 +378,7 @@ static void send_batch(struct dbp_spanq *q, struct dbp_span **spans, size_t n)
 	long backoff = q->backoff_ms;
 	for (unsigned attempt = 0;; attempt++) {
 		uint64_t rejected;
+		int after_stop = __atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE);
 		enum outcome o = post(q, b->p, b->len, n, &rejected);
 		pthread_mutex_lock(&q->lock);
 		q->st.requests++;
@@ -373,24 +386,29 @@ static void send_batch(struct dbp_spanq *q, struct dbp_span **spans, size_t n)
 			q->st.retries++;
 		if (o == SENT) {
 			q->st.exported += n - rejected;
-			q->st.dropped[DBP_SPAN_DROP_REJECTED] += rejected;
+			settle(q, DBP_SPAN_DROP_REJECTED, rejected);
 			pthread_mutex_unlock(&q->lock);
 			return;
 		}
 		if (o == REJECT) {
-			q->st.dropped[DBP_SPAN_DROP_REJECTED] += n;
-			pthread_mutex_unlock(&q->lock);
-			return;
-		}
-		if (q->stopping) {
-			q->st.dropped[DBP_SPAN_DROP_SHUTDOWN] += n;
+			settle(q, DBP_SPAN_DROP_REJECTED, n);
 			pthread_mutex_unlock(&q->lock);
 			return;
 		}
 		if (attempt >= q->retries) {
-			q->st.dropped[DBP_SPAN_DROP_RETRIES] += n;
+			settle(q, DBP_SPAN_DROP_RETRIES, n);
 			pthread_mutex_unlock(&q->lock);
 			return;
+		}
+		if (q->stopping) {
+			/* Stop came while this attempt was in flight: one more, now. */
+			if (after_stop || now_ns() >= q->stop_deadline_ns) {
+				settle(q, DBP_SPAN_DROP_SHUTDOWN, n);
+				pthread_mutex_unlock(&q->lock);
+				return;
+			}
+			pthread_mutex_unlock(&q->lock);
+			continue;
 		}
 		/* The collector's Retry-After (capped), else the backoff with jitter: a half to
 		 * the whole of it, so that exporters restarted together spread out. */
@@ -405,8 +423,9 @@ static void send_batch(struct dbp_spanq *q, struct dbp_span **spans, size_t n)
 		uint64_t until = now_ns() + (uint64_t)wait * 1000000ull;
 		while (!q->stopping && now_ns() < until)
 			wait_until(q, until);
-		if (q->stopping) { /* stop cuts the wait short */
-			q->st.dropped[DBP_SPAN_DROP_SHUTDOWN] += n;
+		/* Stop cuts the wait short: the next attempt is the last, if there is time. */
+		if (q->stopping && now_ns() >= q->stop_deadline_ns) {
+			settle(q, DBP_SPAN_DROP_SHUTDOWN, n);
 			pthread_mutex_unlock(&q->lock);
 			return;
 		}
@@ -432,13 +451,23 @@ static void *push_main(void *arg)
 		}
 		if (!q->count && q->stopping)
 			break;
-		if (!batch || (q->stopping && now_ns() >= q->stop_deadline_ns)) {
-			/* The flush is over (or we never could send): the rest is lost. */
-			q->st.dropped[DBP_SPAN_DROP_SHUTDOWN] += q->count;
+		if (!batch) { /* try again: memory may have come back since */
+			pthread_mutex_unlock(&q->lock);
+			batch = malloc(q->batch_max * sizeof *batch);
+			pthread_mutex_lock(&q->lock);
+		}
+		int over = q->stopping && now_ns() >= q->stop_deadline_ns;
+		if (!batch || over) {
+			/* The flush is over (or we cannot send for want of memory): the rest is
+			 * lost. Each span counted as it leaves, so that the counters add up. */
+			enum dbp_span_drop why = over ? DBP_SPAN_DROP_SHUTDOWN : DBP_SPAN_DROP_OOM;
+			if (!batch)
+				problem(q, "out of memory allocating a batch");
 			while (q->count) {
 				struct dbp_span *sp = q->q[q->head];
 				q->head = (q->head + 1) % q->queue_max;
 				q->count--;
+				q->st.dropped[why]++;
 				pthread_mutex_unlock(&q->lock);
 				dbp_span_unref(sp);
 				pthread_mutex_lock(&q->lock);
@@ -453,6 +482,7 @@ static void *push_main(void *arg)
 			q->head = (q->head + 1) % q->queue_max;
 		}
 		q->count -= (unsigned)n;
+		q->inflight = (unsigned)n; /* still "queued" until send_batch counts them */
 		pthread_mutex_unlock(&q->lock);
 		send_batch(q, batch, n);
 		for (size_t i = 0; i < n; i++)

@@ -16,6 +16,7 @@ enum dbp_span_drop {
 	DBP_SPAN_DROP_REJECTED,       /* "rejected": the collector refused the batch (4xx) */
 	DBP_SPAN_DROP_RETRIES,        /* "retries_exhausted": still failing after the retries */
 	DBP_SPAN_DROP_SHUTDOWN,       /* "shutdown": still queued when the flush at stop ended */
+	DBP_SPAN_DROP_OOM,            /* "out_of_memory": a batch could not be encoded */
 	DBP_SPAN_DROP_COUNT
 };
 
@@ -44,15 +45,15 @@ const struct dbp_span_encoder *dbp_span_encoder_get(enum dbp_span_format format)
 /* Where and how spans go; dbp_spanq_config fills it from the environment. */
 struct dbp_spanq_cfg {
 	enum dbp_span_format format;
-	char *endpoint;     /* full URL (for OTLP: .../v1/traces) */
-	char **headers;     /* "Name: value" lines for curl, NULL-terminated; may be NULL */
-	int gzip;           /* OTEL_EXPORTER_OTLP_COMPRESSION=gzip */
-	long timeout_ms;    /* per request: OTEL_EXPORTER_OTLP_TIMEOUT (default 10000) */
-	unsigned queue_max; /* OTEL_BSP_MAX_QUEUE_SIZE (default 2048) */
-	unsigned batch_max; /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE (default 512) */
-	long delay_ms;      /* OTEL_BSP_SCHEDULE_DELAY: the longest a span waits (default 5000) */
-	unsigned retries;   /* attempts after the first for a retryable failure (default 5) */
-	long backoff_ms;    /* first backoff (default 1000), doubled each time, jittered */
+	char *endpoint;      /* full URL (for OTLP: .../v1/traces) */
+	char **headers;      /* "Name: value" lines for curl, NULL-terminated; may be NULL */
+	int gzip;            /* OTEL_EXPORTER_OTLP_COMPRESSION=gzip */
+	long timeout_ms;     /* per request: OTEL_EXPORTER_OTLP_TIMEOUT (default 10000) */
+	unsigned queue_max;  /* OTEL_BSP_MAX_QUEUE_SIZE (default 2048) */
+	unsigned batch_max;  /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE (default 512) */
+	long delay_ms;       /* OTEL_BSP_SCHEDULE_DELAY: the longest a span waits (default 5000) */
+	unsigned retries;    /* attempts after the first for a retryable failure (default 5) */
+	long backoff_ms;     /* first backoff (default 1000), doubled each time, jittered */
 	long backoff_max_ms; /* (default 32000); a Retry-After is honoured up to this too */
 	long flush_ms;       /* how long the flush at stop may take (default 5000) */
 	unsigned latest;     /* spans kept for /traces (default 1000) */
@@ -78,19 +79,27 @@ void dbp_spanq_put(struct dbp_spanq *q, struct dbp_span *sp);
 /* Up to limit of the latest spans, newest first, each with a reference for the caller. */
 size_t dbp_spanq_latest(struct dbp_spanq *q, struct dbp_span **out, size_t limit);
 
+/* With a collector, every span put is in exactly one place, at every moment (the counters are
+ * read together, under the queue's lock):
+ *     received == exported + dropped[0] + ... + dropped[DBP_SPAN_DROP_COUNT - 1] + queued
+ * With none (DBP_FMT_NONE), received still counts the spans made (kept only for /traces) but
+ * none is exported, dropped or queued: the identity does not apply. */
 struct dbp_spanq_stats {
-	uint64_t received;  /* spans put */
-	uint64_t exported;  /* spans the collector accepted */
+	uint64_t received; /* spans put */
+	uint64_t exported; /* spans the collector accepted */
 	uint64_t dropped[DBP_SPAN_DROP_COUNT];
-	uint64_t requests;  /* HTTP requests made, retries included */
-	uint64_t retries;   /* of which retries */
-	uint64_t queued;    /* spans waiting now */
+	uint64_t requests; /* HTTP requests made, retries included */
+	uint64_t retries;  /* of which retries */
+	uint64_t queued;   /* spans not yet exported nor dropped: those in the queue plus the batch
+			    * taken out of it, being sent or waiting for a retry */
 	enum dbp_span_format format;
 };
 void dbp_spanq_stats(struct dbp_spanq *q, struct dbp_spanq_stats *out);
 
 /* Flushes what is queued (within cfg->flush_ms; the rest is counted as shutdown), stops the
- * thread, frees everything. */
+ * thread, frees everything. A batch waiting for a retry, or whose request fails retryably as
+ * stop comes, gets one more attempt if the flush has time left (as does every batch sent during
+ * the flush: at least one attempt after stop, none past its deadline). */
 void dbp_spanq_stop(struct dbp_spanq *q);
 
 #endif

@@ -163,8 +163,11 @@ static void emit(struct my_conn *ci, const struct dbp_query_ent *q, uint64_t t0,
 		 uint64_t rows, uint64_t affected, const struct dbp_str_ent *err)
 {
 	struct dbp_rec *r = dbp_ring_reserve();
-	if (!r)
+	if (!r) {
+		if (ci) /* no record: the ids must not go to the next one */
+			ci->tc.pre.valid = 0;
 		return;
+	}
 	r->query = q;
 	r->target = ci ? conn_target(ci) : NULL;
 	r->err = err;
@@ -313,8 +316,9 @@ static size_t text_len(const char *q, unsigned long len)
 /* DBPROBE_SQLCOMMENT: the text the server gets, with the call's traceparent in a comment
  * (trace.h); NULL to send q as it is. The record keeps the program's own text. */
 static char *commented(MYSQL *m, const char *q, size_t len, char *buf, size_t cap, int *heap,
-		       size_t *out_len)
+		       size_t *out_len, struct dbp_tpre *pre)
 {
+	pre->valid = 0;
 	if (DBP_LIKELY(!dbp_cfg.sqlcomment))
 		return NULL;
 	int saved = errno;
@@ -322,13 +326,24 @@ static char *commented(MYSQL *m, const char *q, size_t len, char *buf, size_t ca
 	char *out = NULL;
 	if (ci) {
 		char tp[56];
-		dbp_trace_pre(&ci->tc, tp);
+		dbp_trace_pre(&ci->tc, pre, tp);
 		out = dbp_trace_comment(q, len, tp, buf, cap, heap, out_len);
 		if (!out)
-			ci->tc.pre.valid = 0;
+			pre->valid = 0;
 	}
 	errno = saved;
 	return out;
+}
+
+/* The statement now in progress carried pre's ids: its first record takes them. Set only
+ * after query_start, which may first record an earlier statement left unread. */
+static void pre_give(MYSQL *m, const struct dbp_tpre *pre)
+{
+	if (DBP_LIKELY(!pre->valid))
+		return;
+	struct my_conn *ci = conn_get(m);
+	if (ci && ci->active)
+		ci->tc.pre = *pre;
 }
 
 static int real_query(MYSQL *m, const char *q, unsigned long len, int plain)
@@ -336,7 +351,8 @@ static int real_query(MYSQL *m, const char *q, unsigned long len, int plain)
 	size_t n = plain ? strlen(q) : text_len(q, len), cn;
 	char buf[1024];
 	int heap;
-	char *c = commented(m, q, n, buf, sizeof buf, &heap, &cn);
+	struct dbp_tpre pre;
+	char *c = commented(m, q, n, buf, sizeof buf, &heap, &cn, &pre);
 	uint64_t t0 = dbp_ticks();
 	int rc = !c      ? (plain ? real_mysql_query(m, q) : real_mysql_real_query(m, q, len))
 		 : plain ? real_mysql_query(m, c)
@@ -347,6 +363,7 @@ static int real_query(MYSQL *m, const char *q, unsigned long len, int plain)
 		errno = saved;
 	}
 	query_start(m, q, n, t0);
+	pre_give(m, &pre);
 	query_answered(m, rc != 0);
 	return rc;
 }
@@ -379,7 +396,8 @@ DBP_EXPORT int STDCALL mysql_send_query(MYSQL *m, const char *q, unsigned long l
 	size_t n = text_len(q, len), cn;
 	char buf[1024];
 	int heap;
-	char *c = commented(m, q, n, buf, sizeof buf, &heap, &cn);
+	struct dbp_tpre pre;
+	char *c = commented(m, q, n, buf, sizeof buf, &heap, &cn, &pre);
 	uint64_t t0 = dbp_ticks();
 	int rc = c ? real_mysql_send_query(m, c, (unsigned long)cn) : real_mysql_send_query(m, q, len);
 	if (c && heap) {
@@ -388,6 +406,7 @@ DBP_EXPORT int STDCALL mysql_send_query(MYSQL *m, const char *q, unsigned long l
 		errno = saved;
 	}
 	query_start(m, q, n, t0);
+	pre_give(m, &pre);
 	if (rc != 0) /* it never left: that is the call's failure */
 		query_answered(m, 1);
 	dbp_hook_leave();
@@ -631,9 +650,11 @@ DBP_EXPORT void STDCALL mysql_close(MYSQL *m)
 	    __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_NOT_READY) {
 		int saved = errno;
 		struct my_conn *ci = dbp_ptrmap_get(&conns, m);
-		if (ci && ci->active && (ci->awaiting || ci->folding) &&
+		if (ci && ((ci->active && (ci->awaiting || ci->folding)) || ci->tc.txn.open) &&
 		    dbp_hook_enter(DBP_SHIM_MYSQL)) {
-			abandon(ci); /* closed with a statement's results unread */
+			if (ci->active && (ci->awaiting || ci->folding))
+				abandon(ci); /* closed with a statement's results unread */
+			dbp_ring_conn_gone(&ci->tc);
 			dbp_hook_leave();
 		}
 		if (ci) {

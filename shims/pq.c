@@ -141,6 +141,7 @@ static void conn_forget(PGconn *conn)
 	if (ci) {
 		if (dbp_hook_enter(DBP_SHIM_PQ)) {
 			flush_held(ci);
+			dbp_ring_conn_gone(&ci->tc);
 			dbp_hook_leave();
 		}
 		pq_conn_clear(ci);
@@ -181,8 +182,10 @@ static void emit(struct pq_conn *ci, const struct dbp_query_ent *q, uint64_t t0,
 		 const struct pq_stats *st)
 {
 	struct dbp_rec *r = dbp_ring_reserve();
-	if (!r)
+	if (!r) {
+		ci->tc.pre.valid = 0; /* no record: the ids must not go to the next one */
 		return;
+	}
 	r->query = q;
 	r->target = conn_target(ci);
 	r->err = st->err;
@@ -451,6 +454,7 @@ static void connected(PGconn *conn, uint64_t t0)
 	struct pq_conn *ci = dbp_ptrmap_get(&conns, conn);
 	if (ci) {
 		flush_held(ci);
+		dbp_ring_conn_gone(&ci->tc); /* a reset: the server ended the old session */
 		pq_conn_clear(ci);
 	} else {
 		ci = dbp_ptrmap_put(&conns, conn);
@@ -499,6 +503,7 @@ static void connect_started(PGconn *conn, uint64_t t0)
 	struct pq_conn *ci = dbp_ptrmap_get(&conns, conn);
 	if (ci) {
 		flush_held(ci);
+		dbp_ring_conn_gone(&ci->tc); /* a reset: the server ended the old session */
 		pq_conn_clear(ci);
 	} else {
 		ci = dbp_ptrmap_put(&conns, conn);
@@ -622,7 +627,8 @@ DBP_EXPORT void PQfinish(PGconn *conn)
 /* ---- sending ----------------------------------------------------------------------------- */
 
 /* A simple-protocol string: one part per statement, SQL-level PREPARE/EXECUTE noted. */
-static void send_query(PGconn *conn, const char *sql, uint64_t t0, int split)
+static void send_query(PGconn *conn, const char *sql, uint64_t t0, int split,
+		       const struct dbp_tpre *pre)
 {
 	int saved = errno;
 	struct pq_pend *p = on_send(conn, PQ_QUERY, t0);
@@ -630,12 +636,8 @@ static void send_query(PGconn *conn, const char *sql, uint64_t t0, int split)
 		pq_queue_drop_tail(conn_get(conn));
 		p = NULL;
 	}
-	struct pq_conn *cc = conn_get(conn);
-	if (cc && cc->tc.pre.valid) { /* given by commented(): this call's */
-		if (p)
-			p->pre = cc->tc.pre;
-		cc->tc.pre.valid = 0;
-	}
+	if (p && pre) /* the ids the text carried (commented()): its first statement's */
+		p->pre = *pre;
 	/* The extended protocol parses the text into the unnamed statement (what a later
 	 * PQexecPrepared(conn, "") runs); a simple query destroys that statement. */
 	struct pq_conn *ci = conn_get(conn);
@@ -650,8 +652,10 @@ static void send_query(PGconn *conn, const char *sql, uint64_t t0, int split)
  * (trace.h), for simple-protocol text only (never a prepared statement); NULL to send sql as
  * it is. The record keeps the program's own text; the ids wait in the connection's state for
  * send_query. */
-static char *commented(PGconn *conn, const char *sql, char *buf, size_t cap, int *heap)
+static char *commented(PGconn *conn, const char *sql, char *buf, size_t cap, int *heap,
+		       struct dbp_tpre *pre)
 {
+	pre->valid = 0;
 	if (DBP_LIKELY(!dbp_cfg.sqlcomment))
 		return NULL;
 	int saved = errno;
@@ -660,10 +664,10 @@ static char *commented(PGconn *conn, const char *sql, char *buf, size_t cap, int
 	if (ci) {
 		char tp[56];
 		size_t n;
-		dbp_trace_pre(&ci->tc, tp);
+		dbp_trace_pre(&ci->tc, pre, tp);
 		out = dbp_trace_comment(sql, strlen(sql), tp, buf, cap, heap, &n);
 		if (!out)
-			ci->tc.pre.valid = 0;
+			pre->valid = 0;
 	}
 	errno = saved;
 	return out;
@@ -677,20 +681,17 @@ DBP_EXPORT int PQsendQuery(PGconn *conn, const char *sql)
 		return real_PQsendQuery(conn, sql);
 	char buf[1024];
 	int heap;
-	char *c = commented(conn, sql, buf, sizeof buf, &heap);
+	struct dbp_tpre pre;
+	char *c = commented(conn, sql, buf, sizeof buf, &heap, &pre);
 	uint64_t t0 = dbp_ticks();
 	int ok = real_PQsendQuery(conn, c ? c : sql);
-	if (c) {
+	if (c && heap) {
 		int saved = errno;
-		struct pq_conn *cc = ok ? NULL : conn_get(conn);
-		if (cc) /* nothing went: the ids are no call's */
-			cc->tc.pre.valid = 0;
-		if (heap)
-			free(c);
+		free(c);
 		errno = saved;
 	}
 	if (ok) {
-		send_query(conn, sql, t0, 1);
+		send_query(conn, sql, t0, 1, &pre);
 		if (!outer)
 			tls_sync->sent = 1;
 	}
@@ -712,7 +713,7 @@ DBP_EXPORT int PQsendQueryParams(PGconn *conn, const char *sql, int n, const Oid
 					result_format);
 	if (ok) {
 		/* The extended protocol takes exactly one statement. */
-		send_query(conn, sql, t0, 0);
+		send_query(conn, sql, t0, 0, NULL);
 		if (!outer)
 			tls_sync->sent = 1;
 	}

@@ -408,6 +408,11 @@ static void forget_db(sqlite3 *db)
 {
 	if (db && __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_NOT_READY) {
 		int saved = errno;
+		struct db_info *di = dbp_ptrmap_get(&dbs, db);
+		if (di && di->tc.txn.open && dbp_hook_enter(DBP_SHIM_SQLITE)) {
+			dbp_ring_conn_gone(&di->tc);
+			dbp_hook_leave();
+		}
 		dbp_ptrmap_del(&dbs, db);
 		errno = saved;
 	}

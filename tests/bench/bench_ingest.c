@@ -24,6 +24,8 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static int with_spans; /* every call carries span ids (sampled) */
+
 static void *blast(void *arg)
 {
 	long id = (long)arg;
@@ -64,7 +66,13 @@ static void *blast(void *arg)
 				.tid = 1,
 				.db_system = DBP_DB_SQLITE,
 			};
-			if (dbp_frame_call(&f, &c, 0) < 0)
+			if (with_spans) { /* as OpenTelemetry's default sampler has it: every call */
+				uint64_t hi = x * 0x9e3779b97f4a7c15ull, lo = ~x, sp = x | 1;
+				memcpy(c.trace_id, &hi, 8);
+				memcpy(c.trace_id + 8, &lo, 8);
+				memcpy(c.span_id, &sp, 8);
+			}
+			if (dbp_frame_call(&f, &c, with_spans ? DBP_CALL_SAMPLED : 0) < 0)
 				break;
 			sent++;
 		}
@@ -84,6 +92,7 @@ int main(int argc, char **argv)
 	path = argv[1];
 	long total = atol(argv[2]);
 	int conns = argc > 3 ? atoi(argv[3]) : 1;
+	with_spans = argc > 4 && !strcmp(argv[4], "spans");
 	per_conn = total / conns;
 	pthread_t t[64];
 	double t0 = now_s();

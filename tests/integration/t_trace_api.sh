@@ -189,6 +189,19 @@ check "OpenMetrics: the 'quiet' service (no span) has no exemplar" 0 "$(grep -c 
 check "OpenMetrics: the 'quiet' series are there all the same" 1 \
 	"$(grep -c '^db_client_operation_duration_seconds_count{service_name="quiet",.*db_query_summary="SELECT"} 2$' "$WORK/om.txt")"
 
+# ---- /traces keeps the latest 1000 spans; 100 without a limit ------------------------------
+seq 1100 | sed 's/.*/SELECT &;/' >"$WORK/many.sql"
+sq many "$WORK/many.sql" DBPROBE_SLOW_MS=10000
+check "1113 calls received" 1113 "$(wait_calls 1113)"
+sleep 0.1
+check "/traces without limit: the newest 100" "100 many" \
+	"$(get /traces | jq -r '.spans | "\(length) \(map(.resource.service_name) | unique | join(","))"')"
+get "/traces?limit=1000" >"$WORK/many.json"
+check "/traces?limit=1000: the ring's 1000, all of the last run, distinct" "1000 many 1000" \
+	"$(jq -r '.spans | "\(length) \(map(.resource.service_name) | unique | join(",")) \(map(.span_id) | unique | length)"' "$WORK/many.json")"
+check "/traces: newest first (start times never increase)" true \
+	"$(jq '[.spans[].start_unix_ns] | . as $t | [range(1; length) | $t[. - 1] >= $t[.]] | all' "$WORK/many.json")"
+
 # ---- the real Prometheus: the exemplars it scraped --------------------------------------------
 now=$(date +%s)
 exq="$PROM/api/v1/query_exemplars?query=db_client_operation_duration_seconds_bucket%7Bservice_name%3D%22api%22%7D&start=$((now - 600))&end=$((now + 600))"

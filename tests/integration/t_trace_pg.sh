@@ -183,7 +183,7 @@ done
 check "pgbench: spans received == exported == what the collector got" "$rcv $rcv" "$exp $(otlp_span_count)"
 check "pgbench: nothing dropped, for any reason" "0" \
 	"$(grep '^dbprobe_spans_dropped_total{' <<<"$m" | awk '{ s += $2 } END { print s + 0 }')"
-check "pgbench: the four drop reasons are all there" 4 "$(grep -c '^dbprobe_spans_dropped_total{' <<<"$m")"
+check "pgbench: the five drop reasons are all there" 5 "$(grep -c '^dbprobe_spans_dropped_total{' <<<"$m")"
 untraced
 check "pgbench: exactly $N spans of its select" $N "$(sel '.name == "SELECT pgbench_accounts"' length)"
 check "pgbench: the select's text" "SELECT abalance FROM pgbench_accounts WHERE aid = ?" \

@@ -214,6 +214,7 @@ static void fixture_make(struct fixture *f)
 	 * back (r2); 3: a connect, INTERNAL-kind and local (r1 again, after r2). */
 	f->sp[0] = make_span(f->r1, 1, "SELECT items");
 	memset(f->sp[0]->parent_span_id, 0x99, 8);
+	f->sp[0]->sampled = 1; /* the others were kept for being slow or failed */
 	f->sp[1] = make_span(f->r1, 2, "INSERT orders");
 	f->sp[1]->error = 1;
 	f->sp[1]->error_type = "23505";
@@ -307,7 +308,7 @@ Test(otlp, round_trip)
 	cr_assert_eq(p->parent_span_id.len, 8);
 	cr_assert_arr_eq(p->parent_span_id.data, f.sp[0]->parent_span_id, 8);
 	cr_assert_str_eq(p->trace_state, "vendor=1");
-	cr_assert_eq(p->flags, 0);
+	cr_assert_eq(p->flags, 0x01, "W3C sampled, is-remote unknown: %#x", p->flags);
 	cr_assert_str_eq(p->name, "SELECT items");
 	cr_assert_eq(p->kind, OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT);
 	cr_assert_eq(p->start_time_unix_nano, 1700000000123456789ull);
@@ -335,6 +336,7 @@ Test(otlp, round_trip)
 	p = ss->spans[1]; /* failed, root */
 	cr_assert_arr_eq(p->span_id.data, f.sp[1]->span_id, 8);
 	cr_assert_eq(p->parent_span_id.len, 0, "a root has no parent span id");
+	cr_assert_eq(p->flags, 0, "not sampled: %#x", p->flags);
 	cr_assert_not_null(p->status);
 	cr_assert_eq(p->status->code,
 		     OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
@@ -733,6 +735,76 @@ Test(spanq, stop_cuts_retries_short, .init = cr_redirect_stderr)
 	dbp_resource_unref(r);
 }
 
+/* Every span put is exported, dropped or queued (the batch in flight included). */
+static void assert_adds_up(const struct dbp_spanq_stats *st)
+{
+	cr_assert_eq(st->received, st->exported + all_dropped(st) + st->queued,
+		     "received %llu != exported %llu + dropped %llu + queued %llu",
+		     (unsigned long long)st->received, (unsigned long long)st->exported,
+		     (unsigned long long)all_dropped(st), (unsigned long long)st->queued);
+}
+
+Test(spanq, drop_reasons)
+{
+	cr_assert_str_eq(dbp_span_drop_names[DBP_SPAN_DROP_OOM], "out_of_memory");
+	for (int i = 0; i < DBP_SPAN_DROP_COUNT; i++) {
+		cr_assert_not_null(dbp_span_drop_names[i], "reason %d has no name", i);
+		for (int j = 0; j < i; j++)
+			cr_assert_str_neq(dbp_span_drop_names[i], dbp_span_drop_names[j]);
+	}
+}
+
+Test(spanq, outage_counts_the_batch_in_flight, .init = cr_redirect_stderr)
+{
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", closed_port());
+	struct dbp_spanq_cfg c = base_cfg(DBP_FMT_OTLP, url);
+	c.queue_max = 16;
+	c.batch_max = 4;
+	c.delay_ms = 60000; /* only a full batch goes */
+	c.retries = 5;
+	c.backoff_ms = c.backoff_max_ms = 60000; /* the first batch waits a minute to retry */
+	char err[128];
+	struct dbp_spanq *q = dbp_spanq_start(&c, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	struct dbp_resource *r = dbp_resource_new("s", "/x", 1, "h", NULL, NULL, 0);
+	struct dbp_spanq_stats st;
+	for (int i = 0; i < 4; i++) {
+		dbp_spanq_put(q, make_span(r, (uint8_t)i, "q"));
+		dbp_spanq_stats(q, &st);
+		assert_adds_up(&st);
+	}
+	/* The batch is taken, fails (connection refused) and waits: still counted, as queued. */
+	uint64_t t0 = now_ms();
+	do {
+		dbp_spanq_stats(q, &st);
+		assert_adds_up(&st);
+		cr_assert_eq(st.queued, 4, "the batch in flight is not queued: %llu",
+			     (unsigned long long)st.queued);
+		usleep(1000);
+	} while (!st.requests && now_ms() - t0 < 5000);
+	cr_assert_eq(st.requests, 1);
+	cr_assert_eq(all_dropped(&st), 0);
+	/* Then the queue fills behind it and overflows. */
+	for (int i = 0; i < 30; i++) {
+		dbp_spanq_put(q, make_span(r, (uint8_t)(4 + i), "q"));
+		dbp_spanq_stats(q, &st);
+		assert_adds_up(&st);
+	}
+	cr_assert_eq(st.received, 34);
+	cr_assert_eq(st.queued, 16 + 4);
+	cr_assert_eq(st.dropped[DBP_SPAN_DROP_QUEUE_FULL], 34 - 20);
+	cr_assert_eq(st.exported, 0);
+	usleep(50000);
+	dbp_spanq_stats(q, &st);
+	assert_adds_up(&st);
+	cr_assert_eq(st.queued, 20);
+	cr_assert_eq(st.requests, 1, "retried before the backoff");
+	dbp_spanq_stop(q);
+	cr_assert_eq(r->refs, 1, "spans leaked");
+	dbp_resource_unref(r);
+}
+
 /* ---- a receiver ---- */
 
 struct recv {
@@ -741,7 +813,8 @@ struct recv {
 	int statuses[16]; /* answers in turn; 0: 200 from then on */
 	int nstatus, next;
 	const char *retry_after;
-	long rejected; /* partial_success.rejected_spans in a 200 */
+	int slow_first_ms; /* the first answer comes this late */
+	long rejected;     /* partial_success.rejected_spans in a 200 */
 	int requests;
 	uint64_t spans;    /* decoded from the bodies accepted */
 	char encoding[32]; /* Content-Encoding of the last request */
@@ -803,6 +876,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	pthread_mutex_lock(&rv->lock);
+	if (!rv->requests && rv->slow_first_ms) {
+		pthread_mutex_unlock(&rv->lock);
+		usleep((useconds_t)rv->slow_first_ms * 1000);
+		pthread_mutex_lock(&rv->lock);
+	}
 	const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Encoding");
 	snprintf(rv->encoding, sizeof rv->encoding, "%s", v ? v : "");
 	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
@@ -988,6 +1066,74 @@ Test(spanq, flush_at_stop)
 	cr_assert_eq(st.requests, 0);
 	dbp_spanq_stop(q);
 	cr_assert_eq(rv.spans, 30);
+	cr_assert_eq(r->refs, 1);
+	dbp_resource_unref(r);
+	MHD_stop_daemon(rv.d);
+}
+
+/* A batch waiting for a retry at stop gets one more attempt, within the flush. */
+Test(spanq, stop_retries_a_waiting_batch_once, .init = cr_redirect_stderr)
+{
+	struct recv rv = { .statuses = { 503 }, .nstatus = 1 };
+	char url[64];
+	recv_start(&rv, url, sizeof url);
+	struct dbp_spanq_cfg c = base_cfg(DBP_FMT_OTLP, url);
+	c.batch_max = 10; /* one batch: full, never due before */
+	c.delay_ms = 60000;
+	c.retries = 5;
+	c.backoff_ms = c.backoff_max_ms = 60000; /* a retry would wait a minute */
+	char err[128];
+	struct dbp_spanq *q = dbp_spanq_start(&c, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	struct dbp_resource *r = dbp_resource_new("s", "/x", 1, "h", NULL, NULL, 0);
+	for (int i = 0; i < 10; i++)
+		dbp_spanq_put(q, make_span(r, (uint8_t)i, "q"));
+	struct dbp_spanq_stats st;
+	uint64_t t0 = now_ms();
+	do {
+		usleep(2000);
+		dbp_spanq_stats(q, &st);
+	} while (!st.requests && now_ms() - t0 < 5000);
+	cr_assert_eq(st.requests, 1);
+	cr_assert_eq(st.queued, 10, "the batch waiting for its retry is queued");
+	t0 = now_ms();
+	dbp_spanq_stop(q);
+	cr_assert_lt(now_ms() - t0, 3000, "stop waited for the backoff");
+	cr_assert_eq(rv.requests, 2);
+	cr_assert_eq(rv.spans, 10, "the last attempt at stop did not deliver");
+	cr_assert_eq(r->refs, 1);
+	dbp_resource_unref(r);
+	MHD_stop_daemon(rv.d);
+}
+
+/* A request in flight at stop that fails retryably is tried once more, within the flush. */
+Test(spanq, stop_retries_a_failed_request_once, .init = cr_redirect_stderr)
+{
+	struct recv rv = { .statuses = { 503 }, .nstatus = 1, .slow_first_ms = 300 };
+	char url[64];
+	recv_start(&rv, url, sizeof url);
+	struct dbp_spanq_cfg c = base_cfg(DBP_FMT_OTLP, url);
+	c.batch_max = 10;
+	c.delay_ms = 60000;
+	c.retries = 5;
+	c.backoff_ms = c.backoff_max_ms = 60000;
+	char err[128];
+	struct dbp_spanq *q = dbp_spanq_start(&c, err, sizeof err);
+	cr_assert_not_null(q, "%s", err);
+	struct dbp_resource *r = dbp_resource_new("s", "/x", 1, "h", NULL, NULL, 0);
+	for (int i = 0; i < 10; i++)
+		dbp_spanq_put(q, make_span(r, (uint8_t)i, "q"));
+	usleep(100000); /* the first request waits for its (slow) answer */
+	struct dbp_spanq_stats st;
+	dbp_spanq_stats(q, &st);
+	cr_assert_eq(st.requests, 0);
+	cr_assert_eq(st.queued, 10);
+	uint64_t t0 = now_ms();
+	dbp_spanq_stop(q);
+	cr_assert_lt(now_ms() - t0, 3000);
+	/* 503 in flight as stop came, then one more attempt, which delivers. */
+	cr_assert_eq(rv.requests, 2);
+	cr_assert_eq(rv.spans, 10, "the last attempt at stop did not deliver");
 	cr_assert_eq(r->refs, 1);
 	dbp_resource_unref(r);
 	MHD_stop_daemon(rv.d);

@@ -98,6 +98,9 @@ Test(trace, knows_transaction_statements)
 		{ "ROLLBACK PREPARED 'x'", DBP_TXN_NONE },
 		{ "SELECT 1", DBP_TXN_NONE },
 		{ "SAVEPOINT a", DBP_TXN_NONE },
+		{ "BEGIN NOT ATOMIC SELECT 1; END", DBP_TXN_NONE },
+		{ "PREPARE TRANSACTION 'x'", DBP_TXN_COMMIT },
+		{ "PREPARE p AS SELECT 1", DBP_TXN_NONE },
 		{ "", DBP_TXN_NONE },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -141,6 +144,13 @@ Test(trace, sqlcommenter_text)
 	/* SQL-level PREPARE: the body the server keeps must not name this call. */
 	cr_assert_null(comment(" prepare p AS SELECT 1", buf, sizeof buf, &heap));
 	cr_assert_not_null(comment("EXECUTE p", buf, sizeof buf, &heap));
+	cr_assert_null(comment("SET x = 1; PREPARE p AS SELECT 1", buf, sizeof buf, &heap));
+	cr_assert_null(comment("CREATE PROCEDURE p() SELECT 1", buf, sizeof buf, &heap));
+	cr_assert_null(comment("alter event e do select 1", buf, sizeof buf, &heap));
+	cr_assert_not_null(comment("SELECT 'CREATE'", buf, sizeof buf, &heap));
+	/* A length that counted the NUL terminator. */
+	size_t n;
+	cr_assert_null(dbp_trace_comment("SELECT 1", 9, TP, buf, sizeof buf, &heap, &n));
 	/* Comment markers inside strings are not comments. */
 	cr_assert_not_null(comment("SELECT '--', \"/*\", `#`", buf, sizeof buf, &heap));
 	cr_assert_not_null(comment("SELECT 'it''s -- not'", buf, sizeof buf, &heap));
@@ -323,7 +333,7 @@ Test(trace, pre_given_ids_are_the_call_s)
 {
 	struct dbp_tconn tc = { 0 };
 	char tp[56];
-	dbp_trace_pre(&tc, tp);
+	dbp_trace_pre(&tc, &tc.pre, tp);
 	cr_assert_eq(strlen(tp), 55);
 	cr_assert_eq(strncmp(tp, "00-", 3), 0);
 	cr_assert_eq(strcmp(tp + 52, "-01"), 0);
@@ -337,4 +347,81 @@ Test(trace, pre_given_ids_are_the_call_s)
 	struct dbp_rec r2 = call("SELECT 1", 1000, 10);
 	dbp_trace_assign(&r2, &tc);
 	cr_assert_neq(memcmp(r2.span_id, back.span_id, 8), 0);
+}
+
+static struct dbp_rec failed_call(const char *sql, uint8_t system, const char *err)
+{
+	struct dbp_rec r = call(sql, 5000, 10);
+	r.db_system = system;
+	r.flags = DBP_CALL_ERROR;
+	r.err = dbp_error_get(err, strlen(err));
+	return r;
+}
+
+Test(trace, a_failed_commit_rolled_back)
+{
+	struct dbp_tconn tc = { 0 };
+	struct dbp_rec b = call("BEGIN", 1000, 10);
+	b.db_system = DBP_DB_POSTGRESQL;
+	dbp_trace_assign(&b, &tc);
+	struct dbp_rec c = failed_call("COMMIT", DBP_DB_POSTGRESQL, "40001");
+	cr_assert_eq(dbp_trace_assign(&c, &tc), 1);
+	const struct dbp_rec *t = dbp_trace_txn_rec();
+	cr_assert(t->flags & DBP_CALL_ROLLBACK);
+	cr_assert(t->flags & DBP_CALL_ERROR);
+	cr_assert_str_eq(t->err->str, "40001");
+	cr_assert_not(tc.txn.open);
+}
+
+Test(trace, sqlite_busy_commit_keeps_the_transaction_open)
+{
+	struct dbp_tconn tc = { 0 };
+	struct dbp_rec b = call("BEGIN", 1000, 10);
+	dbp_trace_assign(&b, &tc);
+	struct dbp_rec c = failed_call("COMMIT", DBP_DB_SQLITE, "SQLITE_BUSY");
+	cr_assert_eq(dbp_trace_assign(&c, &tc), 0);
+	cr_assert(tc.txn.open);
+	cr_assert_eq(memcmp(c.parent_id, tc.txn.span_id, 8), 0);
+	struct dbp_rec c2 = call("COMMIT", 9000, 10);
+	cr_assert_eq(dbp_trace_assign(&c2, &tc), 1);
+	cr_assert_not(dbp_trace_txn_rec()->flags & DBP_CALL_ROLLBACK);
+}
+
+Test(trace, mysql_begin_commits_the_open_transaction)
+{
+	struct dbp_tconn tc = { 0 };
+	struct dbp_rec b = call("BEGIN", 1000, 10);
+	b.db_system = DBP_DB_MARIADB;
+	dbp_trace_assign(&b, &tc);
+	uint8_t first[8];
+	memcpy(first, tc.txn.span_id, 8);
+	struct dbp_rec b2 = call("START TRANSACTION", 2000, 10);
+	b2.db_system = DBP_DB_MARIADB;
+	cr_assert_eq(dbp_trace_assign(&b2, &tc), 1);
+	const struct dbp_rec *t = dbp_trace_txn_rec();
+	cr_assert_eq(memcmp(t->span_id, first, 8), 0);
+	cr_assert_eq(t->dur, 1000);
+	cr_assert(tc.txn.open);
+	cr_assert_neq(memcmp(tc.txn.span_id, first, 8), 0);
+	cr_assert_eq(memcmp(b2.parent_id, tc.txn.span_id, 8), 0);
+	/* PostgreSQL ignores a nested BEGIN: one transaction. */
+	struct dbp_tconn pg = { 0 };
+	struct dbp_rec p1 = call("BEGIN", 1000, 10), p2 = call("BEGIN", 2000, 10);
+	p1.db_system = p2.db_system = DBP_DB_POSTGRESQL;
+	dbp_trace_assign(&p1, &pg);
+	cr_assert_eq(dbp_trace_assign(&p2, &pg), 0);
+	cr_assert_eq(memcmp(p2.parent_id, p1.parent_id, 8), 0);
+}
+
+Test(trace, a_connection_gone_rolls_its_transaction_back)
+{
+	struct dbp_tconn tc = { 0 };
+	cr_assert_eq(dbp_trace_conn_gone(&tc), 0);
+	struct dbp_rec b = call("BEGIN", 1000, 10);
+	dbp_trace_assign(&b, &tc);
+	cr_assert_eq(dbp_trace_conn_gone(&tc), 1);
+	cr_assert_not(tc.txn.open);
+	const struct dbp_rec *t = dbp_trace_txn_rec();
+	cr_assert(t->flags & DBP_CALL_ROLLBACK);
+	cr_assert_eq(memcmp(t->span_id, b.parent_id, 8), 0);
 }
