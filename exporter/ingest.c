@@ -92,7 +92,8 @@ struct dbp_ingest {
 	uint64_t *buf;          /* one frame plus a byte: 8-aligned for in-place record access */
 	struct slow_line *slow; /* SLOW_LINES_MAX, the current frame's; NULL without a slow log */
 	size_t nslow;
-	char host[256]; /* host.name of every span: agents run on this host */
+	char host[256];    /* host.name of every span: agents run on this host */
+	uint64_t frame_ns; /* CLOCK_MONOTONIC_COARSE when the current frame was read */
 };
 
 static uint64_t now_unix_ns(void)
@@ -308,17 +309,20 @@ static void write_slow_lines(struct dbp_ingest *in)
 	in->nslow = 0;
 }
 
+/* Whether an id (8 or 16 bytes, 8-aligned in the record) is set: on every call's path. */
 static int nonzero(const uint8_t *p, size_t n)
 {
-	uint8_t acc = 0;
-	for (size_t i = 0; i < n; i++)
-		acc |= p[i];
-	return acc != 0;
+	uint64_t a, b = 0;
+	memcpy(&a, p, 8);
+	if (n == 16)
+		memcpy(&b, p + 8, 8);
+	return (a | b) != 0;
 }
 
 /* The span of an exported call (one with a span id), into the pipeline. text and summary
- * (NULL: none) are copied; the span is named by the summary, else by `name`. */
-static void make_span(struct conn *c, const struct dbp_call *call, const char *name,
+ * (NULL: none) are copied; the span is named by the summary, else by `name`. Returns whether
+ * one was made: not when it would be dropped at once, or the ids are unusable. */
+static int make_span(struct conn *c, const struct dbp_call *call, const char *name,
 		      const char *text, const char *summary, const char *ns, const char *server,
 		      const char *err, const struct cstack *stack)
 {
@@ -327,12 +331,14 @@ static void make_span(struct conn *c, const struct dbp_call *call, const char *n
 	 * either. A collector that checks would refuse the whole batch, other agents' spans too. */
 	if (!nonzero(call->trace_id, 16) ||
 	    call->start_unix_ns + call->duration_ns < call->start_unix_ns)
-		return;
+		return 0;
+	if (!dbp_spanq_admit(st->spans, c->in->frame_ns))
+		return 0; /* it would be dropped at once: not even made */
 	size_t tlen = text && *text ? strlen(text) : 0;
 	size_t slen = summary && *summary ? strlen(summary) : 0;
 	struct dbp_span *sp = dbp_span_new(c->res, (tlen ? tlen + 1 : 0) + (slen ? slen + 1 : 0));
 	if (!sp)
-		return;
+		return 0;
 	memcpy(sp->trace_id, call->trace_id, 16);
 	memcpy(sp->span_id, call->span_id, 8);
 	memcpy(sp->parent_span_id, call->parent_span_id, 8);
@@ -358,6 +364,7 @@ static void make_span(struct conn *c, const struct dbp_call *call, const char *n
 	sp->stack = stack ? stack->cs : NULL;
 	sp->sym = st->sym;
 	dbp_spanq_put(st->spans, sp);
+	return 1;
 }
 
 /* The bucket's latest traced call: what a dashboard follows from a latency bucket. */
@@ -465,21 +472,18 @@ static int on_call(void *ctx, const struct dbp_call *call)
 	}
 	st->records++;
 	dbp_store_observe(cc->stmt, cc->series, call);
-	if (nonzero(call->span_id, 8)) {
-		if (cc->series && (call->h.flags & DBP_CALL_SAMPLED))
+	if (nonzero(call->span_id, 8) && st->spans && c->res) {
+		struct qtext *qt = connect ? NULL : dbp_idmap_get(&c->queries, call->query_id);
+		const struct dbp_where *w = cc->stmt     ? &cc->stmt->w
+					    : cc->series ? &cc->series->w
+							 : NULL;
+		/* An exemplar names a span that exists: one made, for a sampled call. */
+		if (make_span(c, call, connect ? "connect" : dbp_db_system_names[call->db_system],
+			      qt ? qt->text : NULL, qt ? qt->summary : NULL, w ? w->ns : NULL,
+			      w ? w->server : NULL, cc->series ? cc->series->error_type : NULL,
+			      stack) &&
+		    cc->series && (call->h.flags & DBP_CALL_SAMPLED))
 			exemplar(cc->series, call);
-		if (st->spans && c->res) {
-			struct qtext *qt =
-				connect ? NULL : dbp_idmap_get(&c->queries, call->query_id);
-			const struct dbp_where *w = cc->stmt    ? &cc->stmt->w
-						    : cc->series ? &cc->series->w
-								 : NULL;
-			make_span(c, call,
-				  connect ? "connect" : dbp_db_system_names[call->db_system],
-				  qt ? qt->text : NULL, qt ? qt->summary : NULL, w ? w->ns : NULL,
-				  w ? w->server : NULL, cc->series ? cc->series->error_type : NULL,
-				  stack);
-		}
 	}
 	if (connect) {
 		if (c->agent)
@@ -668,6 +672,9 @@ static int conn_read(struct dbp_ingest *in, struct conn *c)
 			bad = 1;
 		} else {
 			const char *why;
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+			in->frame_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 			if (dbp_decode_frame(in->buf, (size_t)n, &ops, c, &why) < 0) {
 				in->store->decode_errors[DBP_DECODE_MALFORMED]++;
 				fprintf(stderr,

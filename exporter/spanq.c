@@ -63,6 +63,9 @@ struct dbp_spanq {
 	/* The latest spans for /traces, each with its own reference. */
 	struct dbp_span **latest;
 	unsigned latest_max, latest_next, latest_n;
+	/* dbp_spanq_admit's token bucket without a collector: when the bucket is empty again
+	 * (coarse monotonic ns), GCRA. Its caller's only. */
+	uint64_t admit_tat;
 
 	int stopping;              /* atomic: read by curl's progress callback too */
 	uint64_t stop_deadline_ns; /* set before stopping */
@@ -103,6 +106,32 @@ static void wait_until(struct dbp_spanq *q, uint64_t until)
 }
 
 /* ---- put, latest, stats ---- */
+
+int dbp_spanq_admit(struct dbp_spanq *q, uint64_t now)
+{
+	if (!q)
+		return 0;
+	if (!q->has_thread) {
+		if (!q->latest_max)
+			return 0;
+		const uint64_t iv = 1000000000ull / DBP_SPANQ_LATEST_RATE;
+		uint64_t slack = (uint64_t)q->latest_max * iv;
+		if (q->admit_tat > now + slack)
+			return 0;
+		q->admit_tat = (q->admit_tat > now ? q->admit_tat : now) + iv;
+		return 1;
+	}
+	if (__atomic_load_n(&q->count, __ATOMIC_RELAXED) < q->queue_max)
+		return 1;
+	pthread_mutex_lock(&q->lock);
+	int full = q->count >= q->queue_max;
+	if (full) {
+		q->st.received++;
+		q->st.dropped[DBP_SPAN_DROP_QUEUE_FULL]++;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return !full;
+}
 
 void dbp_spanq_put(struct dbp_spanq *q, struct dbp_span *sp)
 {

@@ -72,6 +72,15 @@ struct dbp_spanq;
  * message in err when it cannot start. */
 struct dbp_spanq *dbp_spanq_start(const struct dbp_spanq_cfg *cfg, char *err, size_t errlen);
 
+/* Whether a span made now would be kept: the ingest thread asks before it builds one, so a
+ * flood of calls costs no span that would be dropped at once. With a collector: no when the
+ * queue is full (the span is counted as received and dropped: queue_full). Without one: at
+ * most DBP_SPANQ_LATEST_RATE a second (bursts of the ring's size) are made for /traces, which
+ * then holds the latest of a sample. One thread at a time may ask. */
+#define DBP_SPANQ_LATEST_RATE 10000
+/* now: CLOCK_MONOTONIC_COARSE ns (a caller deciding for a whole frame reads it once). */
+int dbp_spanq_admit(struct dbp_spanq *q, uint64_t now);
+
 /* Takes the caller's reference. Never blocks on the network: a full queue drops the span (the
  * /traces ring still keeps it). Thread-safe. */
 void dbp_spanq_put(struct dbp_spanq *q, struct dbp_span *sp);
