@@ -327,8 +327,10 @@ static struct rate sampled_rate = { .per_second = RATE_PER_SECOND, .burst = 1 };
 /* Failed and slow calls: every one, but a loop of failures (retries, constraint violations)
  * pays for a bounded number of captures a second. */
 static struct rate notable_rate = { .per_second = 1000, .burst = 256 };
-/* Calls sampled for a trace: their spans' code locations. */
-static struct rate traced_rate = { .per_second = 1000, .burst = 256 };
+/* Calls sampled for a trace: their spans' code locations. At 100% sampling every call asks,
+ * so the budget is what a capture a call would cost: 200 a second is a few hundred
+ * microseconds of a second (the first calls of each statement have theirs anyway). */
+static struct rate traced_rate = { .per_second = 200, .burst = 64 };
 
 const struct dbp_stack_ent *dbp_stack_for(const struct dbp_query_ent *q, int failed,
 					  int traced, uint64_t dur_ticks, uint64_t end_ticks)

@@ -56,6 +56,27 @@ void dbp_span_unref(struct dbp_span *sp)
 	free(sp);
 }
 
+void dbp_span_unref_all(struct dbp_span *const *v, size_t n)
+{
+	struct dbp_resource *res = NULL;
+	int owed = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct dbp_span *sp = v[i];
+		if (!sp || __atomic_sub_fetch(&sp->refs, 1, __ATOMIC_ACQ_REL))
+			continue;
+		if (sp->res != res) {
+			if (res && __atomic_sub_fetch(&res->refs, owed, __ATOMIC_ACQ_REL) == 0)
+				free(res);
+			res = sp->res;
+			owed = 0;
+		}
+		owed++;
+		free(sp);
+	}
+	if (res && __atomic_sub_fetch(&res->refs, owed, __ATOMIC_ACQ_REL) == 0)
+		free(res);
+}
+
 void dbp_resource_ref(struct dbp_resource *r)
 {
 	__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);

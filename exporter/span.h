@@ -19,6 +19,8 @@ struct dbp_kv {
 /* The process an agent runs in: OpenTelemetry's resource. Immutable once made. */
 struct dbp_resource {
 	int refs; /* atomic */
+	/* The ingest thread writes refs for every span; encoders read the rest: apart. */
+	char refs_line[60];
 	const char *service_name;
 	const char *exe;  /* process.executable.name: the basename */
 	const char *host; /* host.name: the exporter's (agents are on the same host) */
@@ -75,6 +77,10 @@ struct dbp_span *dbp_span_new(struct dbp_resource *res, size_t extra);
 const char *dbp_span_str(struct dbp_span *sp, const char *s, size_t len);
 void dbp_span_ref(struct dbp_span *sp);
 void dbp_span_unref(struct dbp_span *sp);
+/* dbp_span_unref of each, the resources' references given back once per run of spans that
+ * share one: the push thread frees a batch without an atomic per span on the line the ingest
+ * thread is taking references on. */
+void dbp_span_unref_all(struct dbp_span *const *v, size_t n);
 
 /* A resource: strings are copied into its own allocation. attrs_env is the process's
  * OTEL_RESOURCE_ATTRIBUTES (may be NULL); host is this exporter's host name. One reference. */

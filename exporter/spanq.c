@@ -514,8 +514,7 @@ static void *push_main(void *arg)
 		q->inflight = (unsigned)n; /* still "queued" until send_batch counts them */
 		pthread_mutex_unlock(&q->lock);
 		send_batch(q, batch, n);
-		for (size_t i = 0; i < n; i++)
-			dbp_span_unref(batch[i]);
+		dbp_span_unref_all(batch, n);
 		pthread_mutex_lock(&q->lock);
 	}
 	pthread_mutex_unlock(&q->lock);
