@@ -346,24 +346,42 @@ static void pre_give(MYSQL *m, const struct dbp_tpre *pre)
 		ci->tc.pre = *pre;
 }
 
-static int real_query(MYSQL *m, const char *q, unsigned long len, int plain)
-{
-	size_t n = plain ? strlen(q) : text_len(q, len), cn;
+/* A text on its way to the server: the program's, or a commented copy (DBPROBE_SQLCOMMENT). */
+struct outgoing {
 	char buf[1024];
+	char *text; /* the commented copy (in buf or on the heap), or NULL: the program's */
+	size_t len; /* of the commented copy */
 	int heap;
 	struct dbp_tpre pre;
-	char *c = commented(m, q, n, buf, sizeof buf, &heap, &cn, &pre);
-	uint64_t t0 = dbp_ticks();
-	int rc = !c      ? (plain ? real_mysql_query(m, q) : real_mysql_real_query(m, q, len))
-		 : plain ? real_mysql_query(m, c)
-			 : real_mysql_real_query(m, c, (unsigned long)cn);
-	if (c && heap) {
+};
+
+static void outgoing_free(struct outgoing *o)
+{
+	if (o->text && o->heap) {
 		int saved = errno;
-		free(c);
+		free(o->text);
 		errno = saved;
 	}
+}
+
+/* The statement left: its bookkeeping, under the program's own text. */
+static void query_sent(MYSQL *m, const char *q, size_t n, uint64_t t0, struct outgoing *o)
+{
+	outgoing_free(o);
 	query_start(m, q, n, t0);
-	pre_give(m, &pre);
+	pre_give(m, &o->pre);
+}
+
+static int real_query(MYSQL *m, const char *q, unsigned long len, int plain)
+{
+	size_t n = plain ? strlen(q) : text_len(q, len);
+	struct outgoing o;
+	o.text = commented(m, q, n, o.buf, sizeof o.buf, &o.heap, &o.len, &o.pre);
+	uint64_t t0 = dbp_ticks();
+	int rc = !o.text ? (plain ? real_mysql_query(m, q) : real_mysql_real_query(m, q, len))
+		 : plain ? real_mysql_query(m, o.text)
+			 : real_mysql_real_query(m, o.text, (unsigned long)o.len);
+	query_sent(m, q, n, t0, &o);
 	query_answered(m, rc != 0);
 	return rc;
 }
@@ -393,20 +411,13 @@ DBP_EXPORT int STDCALL mysql_send_query(MYSQL *m, const char *q, unsigned long l
 	DBP_REAL(mysql_send_query, 1);
 	if (!m || !q || !my_enter(m))
 		return real_mysql_send_query(m, q, len);
-	size_t n = text_len(q, len), cn;
-	char buf[1024];
-	int heap;
-	struct dbp_tpre pre;
-	char *c = commented(m, q, n, buf, sizeof buf, &heap, &cn, &pre);
+	size_t n = text_len(q, len);
+	struct outgoing o;
+	o.text = commented(m, q, n, o.buf, sizeof o.buf, &o.heap, &o.len, &o.pre);
 	uint64_t t0 = dbp_ticks();
-	int rc = c ? real_mysql_send_query(m, c, (unsigned long)cn) : real_mysql_send_query(m, q, len);
-	if (c && heap) {
-		int saved = errno;
-		free(c);
-		errno = saved;
-	}
-	query_start(m, q, n, t0);
-	pre_give(m, &pre);
+	int rc = o.text ? real_mysql_send_query(m, o.text, (unsigned long)o.len)
+			: real_mysql_send_query(m, q, len);
+	query_sent(m, q, n, t0, &o);
 	if (rc != 0) /* it never left: that is the call's failure */
 		query_answered(m, 1);
 	dbp_hook_leave();

@@ -85,13 +85,9 @@ static const char *const texts[16][2] = {
 	{ "SELECT sum(total) FROM orders WHERE created_at > $1", "SELECT orders" },
 };
 
-static int sink(const char *portfile)
+/* The receiver on a loopback ephemeral port, or NULL (said on stderr). */
+static struct MHD_Daemon *receiver(unsigned *port)
 {
-	sigset_t term;
-	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
-	sigaddset(&term, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &term, NULL); /* the receiver's thread inherits the mask */
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct MHD_Daemon *d =
@@ -99,9 +95,23 @@ static int sink(const char *portfile)
 				 MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "bench_push: cannot start the receiver\n");
-		return 1;
+		return NULL;
 	}
-	unsigned port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
+	*port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
+	return d;
+}
+
+static int sink(const char *portfile)
+{
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &term, NULL); /* the receiver's thread inherits the mask */
+	unsigned port;
+	struct MHD_Daemon *d = receiver(&port);
+	if (!d)
+		return 1;
 	char tmp[4096];
 	snprintf(tmp, sizeof tmp, "%s.tmp", portfile);
 	FILE *f = fopen(tmp, "w");
@@ -127,16 +137,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_push [SPANS] [otlp|zipkin] [gzip]\n");
 		return 2;
 	}
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct MHD_Daemon *d =
-		MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, NULL,
-				 MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
-	if (!d) {
-		fprintf(stderr, "bench_push: cannot start the receiver\n");
+	unsigned port;
+	struct MHD_Daemon *d = receiver(&port);
+	if (!d)
 		return 1;
-	}
-	unsigned port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
 	char url[80];
 	snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port,
 		 zipkin ? "/api/v2/spans" : "/v1/traces");

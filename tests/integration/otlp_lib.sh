@@ -163,3 +163,21 @@ otlp_stats() {
 	if (($#)); then curl -fsS "$OTLP_URL/stats" | jq -r --arg f "$1" '.[$f]'
 	else curl -fsS "$OTLP_URL/stats"; fi
 }
+
+# otlp_traced: a fresh receiver and a fresh exporter pushing to it every 200 ms, with a queue big
+# enough for pgbench. otlp_untraced: that exporter stopped (SIGTERM flushes its queue), so what
+# the receiver holds afterwards is final and exact counts mean something.
+otlp_traced() {
+	otlp_start || { fail "OTLP receiver did not start"; exit 1; }
+	OTEL_EXPORTER_OTLP_ENDPOINT=$OTLP_URL OTEL_BSP_SCHEDULE_DELAY=200 \
+		OTEL_BSP_MAX_QUEUE_SIZE=100000 start_exporter
+}
+otlp_untraced() { stop_exporter; }
+
+# otlp_sel FILTER [JQ OPTIONS...] POST: POST over the spans FILTER selects, ordered by start time
+# (a transaction span starts with its BEGIN: it comes first), e.g. otlp_sel '.status_code == 2'
+# length
+otlp_sel() {
+	local f=$1 post=${*: -1}
+	otlp_jq "${@:2:$#-2}" "sort_by(.start_ns, (.name != \"transaction\")) | map(select($f)) | $post"
+}

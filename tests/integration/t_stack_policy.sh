@@ -27,10 +27,11 @@ check "off: the update's 40 calls" 40 "$(query_field "$upd" calls)"
 sleep 0.5
 check "off: no statement has a caller" 0 "$(all_callers stack_off)"
 
-# sampled, the default: a statement run 100 times in a row gets its first 8 calls' stacks,
-# then the rate budget's (one every 20 ms: at most one more than the loop's 20 ms periods);
-# a statement that fails gets one on every call.
-OTEL_SERVICE_NAME=stack_sampled agent "$exe" sampled >"$WORK/out" 2>&1
+# sampled, the default, for calls not sampled for a trace: a statement run 100 times in a row
+# gets its first 8 calls' stacks, then the rate budget's (one every 20 ms: at most one more than
+# the loop's 20 ms periods); a statement that fails gets one on every call.
+OTEL_TRACES_SAMPLER=always_off OTEL_SERVICE_NAME=stack_sampled agent "$exe" sampled \
+	>"$WORK/out" 2>&1
 check "sampled: exits 0" 0 "$?"
 check "sampled: output" "sampled: hot=100 hits=100 failed=20" "$(head -1 "$WORK/out")"
 us=$(sed -n 's/^hot_loop_us=//p' "$WORK/out")
@@ -48,6 +49,19 @@ check "sampled: the failing statement failed 20 times" 20 "$(query_field "$missi
 check "sampled: a stack on each of its 20 failures, from missing_table" \
 	"missing_table|$src|$(marker_line $src CALL_MISSING)|$exe|20" \
 	"$(wait_callers "$missing" stack_sampled 20 >/dev/null; callers "$missing" stack_sampled)"
+
+# Calls sampled for a trace (every call, by default) have a budget of their own, 200 a second
+# in bursts of 64, for their spans' code location: the hot loop gets more than its first 8,
+# at most 8 + 64 + one per 5 ms of the loop + the 50/s trickle's.
+OTEL_SERVICE_NAME=stack_traced agent "$exe" sampled >"$WORK/out" 2>&1
+check "traced: exits 0" 0 "$?"
+us=$(sed -n 's/^hot_loop_us=//p' "$WORK/out")
+max=$((8 + 64 + 1 + us / 5000 + 1 + us / 20000))
+expected_calls=$((expected_calls + 4 + 100 + 20 + 1))
+check "traced: every call recorded" $expected_calls "$(wait_calls $expected_calls)"
+hot=$(wait_callers "$upd" stack_traced 9)
+check "traced: the hot loop's stacks, 8 < calls <= $max (loop took $us us)" 1 \
+	"$((hot > 8 && hot <= max))"
 
 # A slow call always gets a stack: with DBPROBE_SLOW_MS=0 every call is slow.
 DBPROBE_SLOW_MS=0 OTEL_SERVICE_NAME=stack_allslow agent "$exe" sampled >/dev/null 2>&1

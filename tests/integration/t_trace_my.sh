@@ -10,21 +10,6 @@ source "$(dirname "$0")/otlp_lib.sh"
 need_mariadb || { fail "MariaDB server did not start"; exit 1; }
 cli() { mariadb --no-defaults --socket="$MY_SOCKET" -udbprobe "$@"; }
 
-# traced: a fresh receiver and exporter (pushing every 200 ms). untraced: that exporter stopped
-# (SIGTERM flushes its queue), so what the receiver holds is final and exact counts mean something.
-traced() {
-	otlp_start || { fail "OTLP receiver did not start"; exit 1; }
-	OTEL_EXPORTER_OTLP_ENDPOINT=$OTLP_URL OTEL_BSP_SCHEDULE_DELAY=200 \
-		OTEL_BSP_MAX_QUEUE_SIZE=100000 start_exporter
-}
-untraced() { stop_exporter; }
-
-# sel FILTER [JQ OPTIONS...] POST: POST over the spans FILTER selects, ordered by start time (a
-# transaction span starts with its BEGIN: it comes first), e.g. sel '.status_code == 2' length
-sel() {
-	local f=$1 post=${*: -1}
-	otlp_jq "${@:2:$#-2}" "sort_by(.start_ns, (.name != \"transaction\")) | map(select($f)) | $post"
-}
 
 Q="SELECT INFO FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()"
 TP_RE="00-([0-9a-f]{32})-([0-9a-f]{16})-01"
@@ -50,17 +35,17 @@ SELECT name FROM tr_items ORDER BY id;
 DROP TABLE tr_items;
 EOF
 # 16 statements, 2 transactions, 1 connection.
-traced
+otlp_traced
 agent cli --force dbprobe <"$WORK/work.sql" >"$WORK/work.out" 2>"$WORK/work.err"
 check "workload: the client ran it all, one statement failed" "0 1" \
 	"$? $(grep -c "^ERROR 1146 (42S02) at line 14: Table 'dbprobe.tr_missing' doesn't exist$" "$WORK/work.err")"
 otlp_wait_spans 19 >/dev/null
-untraced
+otlp_untraced
 check "workload: exactly 19 spans (16 statements, 2 transactions, 1 connect)" 19 "$(otlp_span_count)"
 # (START TRANSACTION shows as its text: its summary is not what this asserts.)
 check "workload: statement spans in order, named by their summary" \
 	"DROP TABLE tr_items,CREATE TABLE tr_items,INSERT tr_items,INSERT tr_items,BEGIN,INSERT tr_items,UPDATE tr_items,SELECT tr_items,DELETE tr_items,COMMIT,START TRANSACTION,INSERT tr_items,ROLLBACK,SELECT tr_missing,SELECT tr_items,DROP TABLE tr_items" \
-	"$(sel '.name != "transaction" and .name != "connect"' -r \
+	"$(otlp_sel '.name != "transaction" and .name != "connect"' -r \
 		'map(if .attributes."db.query.text" == "START TRANSACTION" then "START TRANSACTION" else .name end) | join(",")')"
 check "workload: every span is CLIENT (3)" "[3]" "$(otlp_jq -c 'map(.kind) | unique')"
 check "workload: every span: mariadb, the namespace, the socket as address, no port" \
@@ -70,29 +55,29 @@ check "workload: the resource is the client's" mariadb \
 	"$(otlp_jq -r 'map(.resource."service.name") | unique | join(",")')"
 check "workload: span ids all distinct" "$(otlp_span_count)" "$(otlp_jq 'map(.span_id) | unique | length')"
 check "workload: statement spans: db.query.summary is the name, db.query.text is set" 0 \
-	"$(sel '.name != "transaction" and .name != "connect"' \
+	"$(otlp_sel '.name != "transaction" and .name != "connect"' \
 		'[.[] | select(.attributes."db.query.summary" != .name or (.attributes."db.query.text" | type) != "string")] | length')"
 check "workload: the update's normalized text" "UPDATE tr_items SET name = ? WHERE id = ?" \
 	"$(otlp_attr "UPDATE tr_items" db.query.text)"
 check "workload: returned rows: the select in the transaction, the last one" "3 2" \
-	"$(sel '.name == "SELECT tr_items"' -r 'map(.attributes."db.response.returned_rows") | join(" ")')"
+	"$(otlp_sel '.name == "SELECT tr_items"' -r 'map(.attributes."db.response.returned_rows") | join(" ")')"
 check "workload: one span with status ERROR (2): the missing table" "SELECT tr_missing" \
-	"$(sel '.status_code == 2' -r 'map(.name) | join(",")')"
+	"$(otlp_sel '.status_code == 2' -r 'map(.name) | join(",")')"
 check "workload: its error.type and db.response.status_code: 1146" "1146 1146" \
-	"$(sel '.name == "SELECT tr_missing"' -r '.[0].attributes | "\(."error.type") \(."db.response.status_code")"')"
+	"$(otlp_sel '.name == "SELECT tr_missing"' -r '.[0].attributes | "\(."error.type") \(."db.response.status_code")"')"
 check "workload: no error.type on the others" 0 \
-	"$(sel '.status_code != 2 and (.attributes | has("error.type"))' 'length')"
+	"$(otlp_sel '.status_code != 2 and (.attributes | has("error.type"))' 'length')"
 check "workload: one connect span, a root without statement text, before the first statement" \
 	"1 true" "$(otlp_jq -r 'map(select(.name == "connect")) as $c |
 		"\($c | length) \($c[0].parent_span_id == "" and ($c[0].attributes | has("db.query.text") | not) and
 			$c[0].end_ns <= (map(select(.name != "connect") | .start_ns) | min))"')"
 # Transactions: a span each, parent of its statements (BEGIN / START TRANSACTION and COMMIT /
 # ROLLBACK included), in its trace.
-mapfile -t txids < <(sel '.name == "transaction"' -r '.[].span_id')
+mapfile -t txids < <(otlp_sel '.name == "transaction"' -r '.[].span_id')
 check "workload: 2 transaction spans, roots, outcomes commit then rollback" "2 2 commit,rollback" \
-	"${#txids[@]} $(sel '.name == "transaction"' -r \
+	"${#txids[@]} $(otlp_sel '.name == "transaction"' -r \
 		'"\(map(select(.parent_span_id == "")) | length) \(map(.attributes."db.transaction.outcome") | join(","))"')"
-children() { sel ".parent_span_id == \"$1\"" -r 'map(.attributes."db.query.text") | join(",")'; }
+children() { otlp_sel ".parent_span_id == \"$1\"" -r 'map(.attributes."db.query.text") | join(",")'; }
 check "workload: transaction 1's children" \
 	"BEGIN,INSERT INTO tr_items VALUES (?, ?),UPDATE tr_items SET name = ? WHERE id = ?,SELECT name FROM tr_items WHERE id <= ?,DELETE FROM tr_items WHERE id = ?,COMMIT" \
 	"$(children "${txids[0]:-x}")"
@@ -102,7 +87,7 @@ check "workload: each transaction's children share its trace id" 0 \
 	"$(otlp_jq '(map(select(.name == "transaction")) | map({key: .span_id, value: .trace_id}) | from_entries) as $t |
 		[.[] | select(.parent_span_id != "" and $t[.parent_span_id] != .trace_id)] | length')"
 check "workload: statements outside transactions are roots, each its own trace" "7 7" \
-	"$(sel '.name != "transaction" and .name != "connect" and .parent_span_id == ""' -r \
+	"$(otlp_sel '.name != "transaction" and .name != "connect" and .parent_span_id == ""' -r \
 		'"\(length) \(map(.trace_id) | unique | length)"')"
 
 # ---- sqlcommenter, through libmariadb (sysbench) --------------------------------------------
@@ -150,7 +135,7 @@ span_of() {
 		'.[] | select(.trace_id == $t and .span_id == $s) | "\(.name)|\(.parent_span_id)|\(.attributes."db.query.text")"'
 }
 
-traced
+otlp_traced
 DBPROBE_SQLCOMMENT=1 sb >"$WORK/sc.out"
 check "sqlcomment: sysbench ran the script" "0 done|1" "$(line rc) $(grep '^done|' "$WORK/sc.out")"
 read -r t1 s1 <<<"$(tp_of "$(line text)")"
@@ -173,7 +158,7 @@ sb >"$WORK/plain.out"
 check "without DBPROBE_SQLCOMMENT nothing is added" "$Q" "$(sed -n 's/^text|//p' "$WORK/plain.out")"
 # 2 runs x (connect, 5 + 3 + 1 + 1 statements, 1 transaction); the prepare is no span.
 otlp_wait_spans 24 >/dev/null
-untraced
+otlp_untraced
 check "sqlcomment: 24 spans from the two runs" 24 "$(otlp_span_count)"
 check "sqlcomment: the span with the comment's ids: name, a root, the program's own text" \
 	"SELECT information_schema.PROCESSLIST||$Q" "$(span_of "$t1" "$s1")"
@@ -186,7 +171,7 @@ check "sqlcomment: in a transaction: the span is its child, in its trace" \
 	"SELECT information_schema.PROCESSLIST|${txn:-none}|$Q" "$(span_of "$t4" "$s4")"
 check "sqlcomment: the prepared statement's executions: spans, no comment" \
 	"INSERT INTO tr_seen SELECT INFO FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()" \
-	"$(sel '.name == "INSERT tr_seen SELECT information_schema.PROCESSLIST"' -r 'map(.attributes."db.query.text") | unique | join(",")')"
+	"$(otlp_sel '.name == "INSERT tr_seen SELECT information_schema.PROCESSLIST"' -r 'map(.attributes."db.query.text") | unique | join(",")')"
 check "sqlcomment: no span's text has a traceparent comment" 0 \
 	"$(otlp_jq '[.[] | select(.attributes."db.query.text" // "" | test("traceparent"))] | length')"
 cli dbprobe -e "DROP TABLE tr_seen"
@@ -198,12 +183,12 @@ S=(--db-driver=mysql --mysql-socket="$MY_SOCKET" --mysql-user=dbprobe --mysql-db
 	--tables=1 --table-size=1000)
 sysbench oltp_read_write "${S[@]}" cleanup >/dev/null 2>&1
 if sysbench oltp_read_write "${S[@]}" prepare >"$WORK/prep.out" 2>&1; then
-	traced
+	otlp_traced
 	# One thread: two would deadlock now and then, and sysbench retries such transactions.
 	agent sysbench oltp_read_write "${S[@]}" --events=$E --threads=1 --time=0 run >"$WORK/run.out" 2>&1
 	check "oltp_read_write: sysbench succeeds" 0 "$?"
 	otlp_wait_spans $((E * 21 + 1)) 10 >/dev/null
-	untraced
+	otlp_untraced
 	check "oltp_read_write: $E transactions x (20 statements + its span) + 1 connect" \
 		$((E * 21 + 1)) "$(otlp_span_count)"
 	check "oltp_read_write: $E transaction spans, each parent of exactly 20, all committed" \
@@ -212,9 +197,9 @@ if sysbench oltp_read_write "${S[@]}" prepare >"$WORK/prep.out" 2>&1; then
 			[([$a[] | select(.parent_span_id == $x.span_id)] | length), .attributes."db.transaction.outcome"]) |
 			group_by(.) | map([.[0][0], length, .[0][1]])')"
 	check "oltp_read_write: every statement is in a transaction" 0 \
-		"$(sel '.name != "transaction" and .name != "connect" and .parent_span_id == ""' length)"
+		"$(otlp_sel '.name != "transaction" and .name != "connect" and .parent_span_id == ""' length)"
 	check "oltp_read_write: the point select: 10 a transaction, 1 row each" "$((E * 10)) $((E * 10))" \
-		"$(sel '.attributes."db.query.text" == "SELECT c FROM sbtest1 WHERE id = ?"' -r \
+		"$(otlp_sel '.attributes."db.query.text" == "SELECT c FROM sbtest1 WHERE id = ?"' -r \
 			'"\(length) \(map(select(.attributes."db.response.returned_rows" == 1)) | length)"')"
 else
 	fail "sysbench prepare"

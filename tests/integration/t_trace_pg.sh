@@ -7,22 +7,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/otlp_lib.sh"
 need_pg || { fail "PostgreSQL server did not start"; exit 1; }
 
-# traced: a fresh receiver and a fresh exporter pushing to it every 200 ms, with a queue big
-# enough for pgbench. untraced: that exporter stopped (SIGTERM flushes its queue), so what the
-# receiver holds afterwards is final and exact counts mean something.
-traced() {
-	otlp_start || { fail "OTLP receiver did not start"; exit 1; }
-	OTEL_EXPORTER_OTLP_ENDPOINT=$OTLP_URL OTEL_BSP_SCHEDULE_DELAY=200 \
-		OTEL_BSP_MAX_QUEUE_SIZE=100000 start_exporter
-}
-untraced() { stop_exporter; }
-
-# sel FILTER [JQ OPTIONS...] POST: POST over the spans FILTER selects, ordered by start time (a
-# transaction span starts with its BEGIN: it comes first), e.g. sel '.status_code == 2' length
-sel() {
-	local f=$1 post=${*: -1}
-	otlp_jq "${@:2:$#-2}" "sort_by(.start_ns, (.name != \"transaction\")) | map(select($f)) | $post"
-}
 
 Q="SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()"
 QRE=${Q//(/\\(} QRE=${QRE//)/\\)} # as an extended regular expression
@@ -54,15 +38,15 @@ SELECT name FROM tr_items ORDER BY id;
 DROP TABLE tr_items;
 EOF
 # 20 statements, 3 transactions, 1 connection.
-traced
+otlp_traced
 agent psql -X -q -f "$WORK/work.sql" >"$WORK/work.out" 2>"$WORK/work.err"
 check "workload: psql exits 0 (-f goes on after errors)" 0 "$?"
 otlp_wait_spans 24 >/dev/null
-untraced
+otlp_untraced
 check "workload: exactly 24 spans (20 statements, 3 transactions, 1 connect)" 24 "$(otlp_span_count)"
 check "workload: statement spans in order, named by their summary" \
 	"DROP TABLE tr_items,CREATE TABLE tr_items,INSERT tr_items,INSERT tr_items,BEGIN,INSERT tr_items,UPDATE tr_items,SELECT tr_items,DELETE tr_items,COMMIT,BEGIN,INSERT tr_items,ROLLBACK,SELECT tr_missing,BEGIN,INSERT tr_items,SELECT tr_missing,COMMIT,SELECT tr_items,DROP TABLE tr_items" \
-	"$(sel '.name != "transaction" and .name != "connect"' -r 'map(.name) | join(",")')"
+	"$(otlp_sel '.name != "transaction" and .name != "connect"' -r 'map(.name) | join(",")')"
 check "workload: every span is CLIENT (3)" "[3]" "$(otlp_jq -c 'map(.kind) | unique')"
 check "workload: every span: system, namespace, server address and port (TCP)" \
 	"[[\"postgresql\",\"dbprobe\",\"127.0.0.1\",$PG_PORT]]" \
@@ -72,27 +56,27 @@ check "workload: span ids all distinct" "$(otlp_span_count)" "$(otlp_jq 'map(.sp
 check "workload: no span ends before it starts" 0 \
 	"$(otlp_jq '[.[] | select(.end_ns < .start_ns or (.end_ns | length) != (.start_ns | length))] | length')"
 check "workload: statement spans: db.query.summary is the name, db.query.text is set" 0 \
-	"$(sel '.name != "transaction" and .name != "connect"' \
+	"$(otlp_sel '.name != "transaction" and .name != "connect"' \
 		'[.[] | select(.attributes."db.query.summary" != .name or (.attributes."db.query.text" | type) != "string")] | length')"
 check "workload: the update's normalized text" "UPDATE tr_items SET name = ? WHERE id = ?" \
 	"$(otlp_attr "UPDATE tr_items" db.query.text)"
 check "workload: returned rows of the select inside the transaction" 3 \
-	"$(sel '.attributes."db.query.text" == "SELECT name FROM tr_items WHERE id <= ?"' -r '.[0].attributes."db.response.returned_rows"')"
+	"$(otlp_sel '.attributes."db.query.text" == "SELECT name FROM tr_items WHERE id <= ?"' -r '.[0].attributes."db.response.returned_rows"')"
 check "workload: returned rows of the last select (1 and 3: the rest rolled back)" 2 \
-	"$(sel '.attributes."db.query.text" == "SELECT name FROM tr_items ORDER BY id"' -r '.[0].attributes."db.response.returned_rows"')"
+	"$(otlp_sel '.attributes."db.query.text" == "SELECT name FROM tr_items ORDER BY id"' -r '.[0].attributes."db.response.returned_rows"')"
 
 # The two failures, and nothing else failed.
 check "workload: 2 spans with status ERROR (2), both the missing table" "SELECT tr_missing,SELECT tr_missing" \
-	"$(sel '.status_code == 2' -r 'map(.name) | join(",")')"
+	"$(otlp_sel '.status_code == 2' -r 'map(.name) | join(",")')"
 check "workload: the failures: error.type and db.response.status_code 42P01" '[["42P01","42P01"]]' \
-	"$(sel '.name == "SELECT tr_missing"' -c 'map(.attributes | [."error.type", ."db.response.status_code"]) | unique')"
+	"$(otlp_sel '.name == "SELECT tr_missing"' -c 'map(.attributes | [."error.type", ."db.response.status_code"]) | unique')"
 check "workload: no error.type on the others" 0 \
-	"$(sel '.status_code != 2 and (.attributes | has("error.type"))' 'length')"
+	"$(otlp_sel '.status_code != 2 and (.attributes | has("error.type"))' 'length')"
 
 # The connect span: one, a root of its own, before the first statement, no statement text.
-check "workload: one connect span" 1 "$(sel '.name == "connect"' 'length')"
+check "workload: one connect span" 1 "$(otlp_sel '.name == "connect"' 'length')"
 check "workload: connect: a root without db.query.text" '["",false]' \
-	"$(sel '.name == "connect"' -c '.[0] | [.parent_span_id, (.attributes | has("db.query.text"))]')"
+	"$(otlp_sel '.name == "connect"' -c '.[0] | [.parent_span_id, (.attributes | has("db.query.text"))]')"
 check "workload: connect ends before the first statement starts" true \
 	"$(otlp_jq 'map(select(.name == "connect"))[0].end_ns <= (map(select(.name != "connect") | .start_ns) | min)')"
 
@@ -100,10 +84,10 @@ check "workload: connect ends before the first statement starts" true \
 # since jq's numbers are doubles.)
 # Transactions: a span each, parent of its statements (BEGIN and COMMIT/ROLLBACK included), in
 # its trace, from BEGIN's start to (at least) the end's end.
-mapfile -t txids < <(sel '.name == "transaction"' -r '.[].span_id')
+mapfile -t txids < <(otlp_sel '.name == "transaction"' -r '.[].span_id')
 check "workload: 3 transaction spans, roots" "3 3" \
-	"${#txids[@]} $(sel '.name == "transaction" and .parent_span_id == ""' 'length')"
-children() { sel ".parent_span_id == \"$1\"" -r 'map(.name) | join(",")'; }
+	"${#txids[@]} $(otlp_sel '.name == "transaction" and .parent_span_id == ""' 'length')"
+children() { otlp_sel ".parent_span_id == \"$1\"" -r 'map(.name) | join(",")'; }
 check "workload: transaction 1's children" \
 	"BEGIN,INSERT tr_items,UPDATE tr_items,SELECT tr_items,DELETE tr_items,COMMIT" "$(children "${txids[0]:-x}")"
 check "workload: transaction 2's children" "BEGIN,INSERT tr_items,ROLLBACK" "$(children "${txids[1]:-x}")"
@@ -124,14 +108,14 @@ done < <(otlp_jq -r '. as $all | .[] | select(.name == "transaction") | . as $x 
 check "workload: a transaction starts with its BEGIN and contains all its statements" 0 "$bad"
 check "workload: transactions' attributes: system, namespace, server" \
 	"[[\"postgresql\",\"dbprobe\",\"127.0.0.1\",$PG_PORT]]" \
-	"$(sel '.name == "transaction"' -c 'map(.attributes | [."db.system.name", ."db.namespace", ."server.address", ."server.port"]) | unique')"
+	"$(otlp_sel '.name == "transaction"' -c 'map(.attributes | [."db.system.name", ."db.namespace", ."server.address", ."server.port"]) | unique')"
 # The third one's COMMIT came after a failed statement: PostgreSQL rolled it back (the COMMIT
 # answers with the command tag ROLLBACK), so its outcome is rollback.
 check "workload: outcomes: commit, rollback, rollback (COMMIT of an aborted transaction)" \
 	"commit,rollback,rollback" \
-	"$(sel '.name == "transaction"' -r 'map(.attributes."db.transaction.outcome") | join(",")')"
+	"$(otlp_sel '.name == "transaction"' -r 'map(.attributes."db.transaction.outcome") | join(",")')"
 check "workload: statements outside transactions are roots, each its own trace" "7 7" \
-	"$(sel '.name != "transaction" and .name != "connect" and .parent_span_id == ""' -r \
+	"$(otlp_sel '.name != "transaction" and .name != "connect" and .parent_span_id == ""' -r \
 		'"\(length) \(map(.trace_id) | unique | length)"')"
 check "workload: 11 traces: the connect's, the 7 roots', the 3 transactions'" 11 \
 	"$(otlp_jq 'map(.trace_id) | unique | length')"
@@ -140,33 +124,33 @@ check "workload: 11 traces: the connect's, the 7 roots', the 3 transactions'" 11
 
 pg_via unix
 TRACE=0af7651916cd43dd8448eb211c80319c PARENT=b7ad6b7169203331
-traced
+otlp_traced
 TRACEPARENT=00-$TRACE-$PARENT-01 TRACESTATE=vendor=x agent psql -X -q -c 'SELECT 1 AS tp' >/dev/null
 otlp_wait_spans 2 >/dev/null
-untraced
+otlp_untraced
 check "TRACEPARENT: connect and the statement, children of the given span in its trace" \
 	"connect $TRACE $PARENT vendor=x|SELECT $TRACE $PARENT vendor=x" \
-	"$(sel 'true' -r 'map("\(.name) \(.trace_id) \(.parent_span_id) \(.trace_state)") | join("|")')"
+	"$(otlp_sel 'true' -r 'map("\(.name) \(.trace_id) \(.parent_span_id) \(.trace_state)") | join("|")')"
 check "TRACEPARENT: over the Unix socket, server.address is the socket's directory" "$PG_DIR" \
 	"$(otlp_attr SELECT server.address)"
 
-traced
+otlp_traced
 TRACEPARENT=00-$TRACE-$PARENT-00 agent psql -X -q -c 'SELECT 2 AS unsampled' -c 'SELECT * FROM tr_missing' \
 	>/dev/null 2>&1
 OTEL_TRACES_SAMPLER=always_off agent psql -X -q -c 'SELECT 3 AS off' -c 'SELECT * FROM tr_missing2' \
 	>/dev/null 2>&1
 otlp_wait_spans 2 >/dev/null
-untraced
+otlp_untraced
 check "unsampled parent, always_off: only the failed statements are exported" \
-	"SELECT tr_missing,SELECT tr_missing2" "$(sel 'true' -r 'map(.name) | join(",")')"
+	"SELECT tr_missing,SELECT tr_missing2" "$(otlp_sel 'true' -r 'map(.name) | join(",")')"
 check "unsampled parent: the failure kept stays in the parent's trace" "$TRACE $PARENT" \
-	"$(sel '.name == "SELECT tr_missing"' -r '.[0] | "\(.trace_id) \(.parent_span_id)"')"
+	"$(otlp_sel '.name == "SELECT tr_missing"' -r '.[0] | "\(.trace_id) \(.parent_span_id)"')"
 
 # ---- pgbench: one span per select, none lost ------------------------------------------------
 
 N=3000
 pgbench -i -q -s 1 >"$WORK/init.out" 2>&1 || { fail "pgbench -i"; cat "$WORK/init.out"; }
-traced
+otlp_traced
 agent pgbench -S -n -c 1 -t $N >"$WORK/bench.out" 2>&1
 check "pgbench: succeeds" 0 "$?"
 check "pgbench: ran every transaction" 1 \
@@ -184,13 +168,13 @@ check "pgbench: spans received == exported == what the collector got" "$rcv $rcv
 check "pgbench: nothing dropped, for any reason" "0" \
 	"$(grep '^dbprobe_spans_dropped_total{' <<<"$m" | awk '{ s += $2 } END { print s + 0 }')"
 check "pgbench: the five drop reasons are all there" 5 "$(grep -c '^dbprobe_spans_dropped_total{' <<<"$m")"
-untraced
-check "pgbench: exactly $N spans of its select" $N "$(sel '.name == "SELECT pgbench_accounts"' length)"
+otlp_untraced
+check "pgbench: exactly $N spans of its select" $N "$(otlp_sel '.name == "SELECT pgbench_accounts"' length)"
 check "pgbench: the select's text" "SELECT abalance FROM pgbench_accounts WHERE aid = ?" \
 	"$(otlp_attr "SELECT pgbench_accounts" db.query.text)"
 check "pgbench: each select its own trace, its own span, one row, no error" "$N $N $N 0" \
-	"$(sel '.name == "SELECT pgbench_accounts"' -r '"\(map(.trace_id) | unique | length) \(map(.span_id) | unique | length) \(map(select(.attributes."db.response.returned_rows" == 1)) | length) \(map(select(.status_code != 0)) | length)"')"
-check "pgbench: two connections (its setup and its client)" 2 "$(sel '.name == "connect"' length)"
+	"$(otlp_sel '.name == "SELECT pgbench_accounts"' -r '"\(map(.trace_id) | unique | length) \(map(.span_id) | unique | length) \(map(select(.attributes."db.response.returned_rows" == 1)) | length) \(map(select(.status_code != 0)) | length)"')"
+check "pgbench: two connections (its setup and its client)" 2 "$(otlp_sel '.name == "connect"' length)"
 
 # ---- sqlcommenter ---------------------------------------------------------------------------
 
@@ -205,7 +189,7 @@ tp_of() {
 }
 sc() { DBPROBE_SQLCOMMENT=1 agent psql -X -A -t "$@" 2>&1; }
 
-traced
+otlp_traced
 out=$(sc -c "$Q")
 check "sqlcomment: the server saw the statement with the traceparent at its end" 1 \
 	"$(grep -cxE "$QRE /\*traceparent='$TP_RE'\*/" <<<"$out")"
@@ -275,7 +259,7 @@ psql -X -q -c "DROP TABLE tr_seen"
 # pg_stat_activity, SELECT 1, PREPARE, the pg_prepared_statements select, 3 inserts, BEGIN,
 # COMMIT and their transaction.
 otlp_wait_spans 37 >/dev/null
-untraced
+otlp_untraced
 check "sqlcomment: exactly 37 spans" 37 "$(otlp_span_count)"
 
 check "sqlcomment: the span with the comment's ids: name, a root, the program's own text" \
