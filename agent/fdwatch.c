@@ -5,6 +5,9 @@
 #include <sched.h>
 #include <stdlib.h>
 
+#include "agent.h"
+#include "ring.h"
+
 struct dbp_fdwatch *dbp_fdwatch_tab[DBP_FDWATCH_MAX];
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -37,6 +40,29 @@ struct dbp_fdwatch *dbp_fdwatch_add(int fd, mywire_emit_fn emit)
 	return e;
 }
 
+/* Connections closed with a transaction open: recorded once the lock is released (a record
+ * may take the ring's lock, which fork handling takes before ours). */
+struct gone {
+	struct dbp_tconn tc[8];
+	int n;
+};
+
+static void note_gone(struct gone *g, const struct dbp_fdwatch *e)
+{
+	if (e->tc.txn.open && g->n < 8)
+		g->tc[g->n++] = e->tc;
+}
+
+/* The server rolled those transactions back: their spans, if they are exported. Our callers
+ * never run inside a record being made (a signal handler's close only abandons entries). */
+static void record_gone(struct gone *g)
+{
+	if (!g->n || __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_RUNNING)
+		return;
+	for (int i = 0; i < g->n; i++)
+		dbp_ring_conn_gone(&g->tc[i]);
+}
+
 /* Takes e out of use; the caller holds the lock and has cleared its slot. */
 static void retire(struct dbp_fdwatch *e)
 {
@@ -63,27 +89,33 @@ void dbp_fdwatch_forget(int lo, int hi)
 		hi = DBP_FDWATCH_MAX - 1;
 	if (!__atomic_load_n(&dbp_fdwatch_live, __ATOMIC_RELAXED) || lo > hi)
 		return;
+	struct gone g = { .n = 0 };
 	pthread_mutex_lock(&lock);
 	for (int fd = lo; fd <= hi && dbp_fdwatch_live; fd++) {
 		struct dbp_fdwatch *e = dbp_fdwatch_tab[fd];
 		if (!e)
 			continue;
 		__atomic_store_n(&dbp_fdwatch_tab[fd], NULL, __ATOMIC_RELEASE);
+		note_gone(&g, e);
 		retire(e);
 	}
 	pthread_mutex_unlock(&lock);
+	record_gone(&g);
 }
 
 void dbp_fdwatch_forget_entry(int fd, struct dbp_fdwatch *e)
 {
 	if ((unsigned)fd >= DBP_FDWATCH_MAX)
 		return;
+	struct gone g = { .n = 0 };
 	pthread_mutex_lock(&lock);
 	if (dbp_fdwatch_tab[fd] == e) {
 		__atomic_store_n(&dbp_fdwatch_tab[fd], NULL, __ATOMIC_RELEASE);
+		note_gone(&g, e);
 		retire(e);
 	}
 	pthread_mutex_unlock(&lock);
+	record_gone(&g);
 }
 
 void dbp_fdwatch_lock(void)

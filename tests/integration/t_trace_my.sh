@@ -206,3 +206,17 @@ else
 	cat "$WORK/prep.out"
 fi
 sysbench oltp_read_write "${S[@]}" cleanup >/dev/null 2>&1
+
+# ---- a BEGIN inside a transaction: MySQL commits the open one first; one left open at exit is
+# rolled back when the connection closes.
+otlp_traced
+agent cli dbprobe -e "BEGIN; SELECT 1; BEGIN; SELECT 2" >/dev/null 2>"$WORK/nested.err"
+check "nested BEGIN: the client exits 0" 0 "$?"
+otlp_wait_spans 7 >/dev/null
+otlp_untraced
+check "nested BEGIN: two transactions, the first committed, the second rolled back at close" \
+	"commit rollback" \
+	"$(otlp_jq -r 'map(select(.name == "transaction")) | sort_by(.start_ns) | map(.attributes["db.transaction.outcome"]) | join(" ")')"
+check "nested BEGIN: each transaction has its BEGIN and its SELECT" "2 2" \
+	"$(otlp_jq -r '. as $all | map(select(.name == "transaction")) | sort_by(.start_ns) |
+		map(.span_id as $t | $all | map(select(.parent_span_id == $t)) | length) | join(" ")')"

@@ -281,3 +281,15 @@ check "sqlcomment: pgbench -M simple: its span has the ids" "INSERT tr_seen SELE
 	"$(span_of "$t8" "$s8")"
 check "sqlcomment: no span's text has a traceparent comment" 0 \
 	"$(otlp_jq '[.[] | select(.attributes."db.query.text" // "" | test("traceparent"))] | length')"
+
+# ---- a transaction still open when psql ends: PQfinish closes it, the server rolls it back --
+otlp_traced
+agent psql -X -q -c "BEGIN" -c "SELECT 1" >/dev/null 2>"$WORK/open.err"
+check "open at exit: psql exits 0" 0 "$?"
+otlp_wait_spans 4 >/dev/null
+otlp_untraced
+check "open at exit: connect, BEGIN, SELECT, and the transaction, rolled back" \
+	"BEGIN SELECT connect transaction:rollback" \
+	"$(otlp_jq -r 'sort_by(.start_ns, (.name != "transaction")) | map(.name + (if .name == "transaction" then ":" + .attributes["db.transaction.outcome"] else "" end)) | sort | join(" ")')"
+check "open at exit: BEGIN and SELECT are the transaction's children" 2 \
+	"$(otlp_jq -r '(map(select(.name == "transaction")) | .[0].span_id) as $t | map(select(.parent_span_id == $t)) | length')"

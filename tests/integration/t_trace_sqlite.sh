@@ -334,7 +334,19 @@ check "traceidratio: every exported trace id is one the ratio keeps" 0 \
 	"$(sj ratio -r 'map(select(.trace_id[16:17] | test("[0-7]") | not)) | length')"
 check "traceidratio 0: only the 2 failed calls" 2 "$(count ratio0)"
 
-total=$((total + 2 + 4 + MAIN_SPANS + 2 + MAIN_SPANS + MAIN_SPANS + k + 2))
+# ---- 6. a transaction still open when the program ends: closing rolls it back -------------
+printf 'CREATE TABLE t(a);\nBEGIN;\nINSERT INTO t VALUES (1);\n' >"$WORK/open.sql"
+sq open "$WORK/open.sql"
+CALLS=$((CALLS + 3))
+settle $CALLS
+check "open at exit: one transaction span, rolled back" "transaction rollback" \
+	"$(sj open -r 'map(select(.name == "transaction")) | map("\(.name) \(.attributes["db.transaction.outcome"])") | join(",")')"
+check "open at exit: its children, BEGIN and the insert" "BEGIN,INSERT t" \
+	"$(sj open -r '(map(select(.name == "transaction")) | .[0].span_id) as $t |
+		map(select(.parent_span_id == $t)) | sort_by(.start_ns) | map(.name) | join(",")')"
+check "open at exit: 4 spans in all" 4 "$(count open)"
+
+total=$((total + 2 + 4 + MAIN_SPANS + 2 + MAIN_SPANS + MAIN_SPANS + k + 2 + 4))
 check "nothing dropped" "0 0 0 0 0" "$(get /metrics | awk '$1 ~ /^dbprobe_spans_dropped_total/ { printf "%s%s", s, $2; s = " " }')"
 check "exporter: received == exported == spans at the receiver" "$total $total $total" \
 	"$(metric dbprobe_spans_received_total) $(metric dbprobe_spans_exported_total) $(otlp_span_count)"
