@@ -332,7 +332,8 @@ static int make_span(struct conn *c, const struct dbp_call *call, const char *na
 	if (!nonzero(call->trace_id, 16) ||
 	    call->start_unix_ns + call->duration_ns < call->start_unix_ns)
 		return 0;
-	if (!dbp_spanq_admit(st->spans, c->in->frame_ns))
+	/* A transaction's span is always made: one per many calls, and the parent of them all. */
+	if (!(call->h.flags & DBP_CALL_TXN) && !dbp_spanq_admit(st->spans, c->in->frame_ns))
 		return 0; /* it would be dropped at once: not even made */
 	size_t tlen = text && *text ? strlen(text) : 0;
 	size_t slen = summary && *summary ? strlen(summary) : 0;
