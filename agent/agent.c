@@ -78,6 +78,7 @@ static void fork_child(void)
 {
 	dbp_stack_unlock();
 	dbp_peer_unlock();
+	dbp_fdwatch_reset_child();
 	dbp_fdwatch_unlock();
 	dbp_ptrmap_unlock_all();
 	dbp_intern_unlock();

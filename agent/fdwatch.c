@@ -63,8 +63,9 @@ static void record_gone(struct gone *g)
 		dbp_ring_conn_gone(&g->tc[i]);
 }
 
-/* Takes e out of use; the caller holds the lock and has cleared its slot. */
-static void retire(struct dbp_fdwatch *e)
+/* Takes e out of use; the caller holds the lock and has cleared its slot. A transaction
+ * still open there goes into g, read once the entry is ours (no hook is inside it). */
+static void retire(struct dbp_fdwatch *e, struct gone *g)
 {
 	/* A hook on another thread may be inside w (it looked the entry up before a blocking
 	 * read): its use is short and never blocks, so wait it out. If it never ends (a fork
@@ -75,6 +76,7 @@ static void retire(struct dbp_fdwatch *e)
 	dbp_fdwatch_live--;
 	if (spins >= 10000)
 		return;
+	note_gone(g, e);
 	mywire_free(&e->w);
 	dbp_fdwatch_release(e);
 	e->next_free = free_list;
@@ -96,8 +98,7 @@ void dbp_fdwatch_forget(int lo, int hi)
 		if (!e)
 			continue;
 		__atomic_store_n(&dbp_fdwatch_tab[fd], NULL, __ATOMIC_RELEASE);
-		note_gone(&g, e);
-		retire(e);
+		retire(e, &g);
 	}
 	pthread_mutex_unlock(&lock);
 	record_gone(&g);
@@ -111,11 +112,19 @@ void dbp_fdwatch_forget_entry(int fd, struct dbp_fdwatch *e)
 	pthread_mutex_lock(&lock);
 	if (dbp_fdwatch_tab[fd] == e) {
 		__atomic_store_n(&dbp_fdwatch_tab[fd], NULL, __ATOMIC_RELEASE);
-		note_gone(&g, e);
-		retire(e);
+		retire(e, &g);
 	}
 	pthread_mutex_unlock(&lock);
 	record_gone(&g);
+}
+
+void dbp_fdwatch_reset_child(void)
+{
+	/* The parent still holds those connections: closing the child's copies rolls nothing
+	 * back on the server. (No walk in the usual program, which follows nothing.) */
+	for (int fd = 0; dbp_fdwatch_live && fd < DBP_FDWATCH_MAX; fd++)
+		if (dbp_fdwatch_tab[fd])
+			dbp_fdwatch_tab[fd]->tc = (struct dbp_tconn){ 0 };
 }
 
 void dbp_fdwatch_lock(void)

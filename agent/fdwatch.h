@@ -58,6 +58,9 @@ static inline void dbp_fdwatch_release(struct dbp_fdwatch *e)
 int dbp_fdwatch_any(int lo, int hi);
 
 /* Fork handling. */
+/* In a forked child (one thread, the lock held): the connections' transactions are the
+ * parent's. */
+void dbp_fdwatch_reset_child(void);
 void dbp_fdwatch_lock(void);
 void dbp_fdwatch_unlock(void);
 

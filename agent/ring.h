@@ -11,6 +11,11 @@
 #include "trace.h"
 #include "wire.h"
 
+/* A shim's word to the trace code, never on the wire: the statement (a COMMIT that failed)
+ * left its connection's transaction open, as SQLite does after SQLITE_BUSY or a deferred
+ * foreign key. */
+#define DBP_REC_TXN_OPEN 0x80
+
 enum dbp_rec_kind {
 	DBP_RK_CALL = 0,      /* a database call (or connection) */
 	DBP_RK_SOCKWRITE = 1, /* one slow socket write: peer, err_no, io_bytes, dur */
@@ -28,7 +33,8 @@ struct dbp_rec {
 	uint64_t rows;
 	uint64_t affected;
 	uint8_t db_system;
-	uint8_t flags; /* DBP_CALL_*; a call's DBP_CALL_ROLLBACK: its COMMIT was rolled back */
+	uint8_t flags; /* DBP_CALL_*; a call's DBP_CALL_ROLLBACK: its COMMIT was rolled back;
+			* DBP_REC_TXN_OPEN: its failed COMMIT left the transaction open */
 	uint8_t kind;  /* enum dbp_rec_kind */
 	uint8_t direction;
 	uint32_t err_no;

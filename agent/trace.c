@@ -164,15 +164,6 @@ int dbp_trace_conn_gone(struct dbp_tconn *tc)
 	return txn_close(&tc->txn, dbp_ticks(), 1, NULL);
 }
 
-/* A COMMIT that failed but left the transaction open for another try: SQLite's BUSY (another
- * connection holds a lock) and LOCKED. */
-static int commit_retryable(const struct dbp_rec *rec)
-{
-	const char *e = rec->err ? rec->err->str : NULL;
-	return rec->db_system == DBP_DB_SQLITE && e &&
-	       (!strncmp(e, "SQLITE_BUSY", 11) || !strncmp(e, "SQLITE_LOCKED", 13));
-}
-
 int dbp_trace_assign(struct dbp_rec *rec, struct dbp_tconn *tc)
 {
 	int notable = (rec->flags & (DBP_CALL_ERROR | DBP_CALL_SLOW)) != 0 ||
@@ -191,19 +182,29 @@ int dbp_trace_assign(struct dbp_rec *rec, struct dbp_tconn *tc)
 	int sampled, have_trace = 1, closed = 0;
 	int failed = (rec->flags & DBP_CALL_ERROR) != 0;
 
-	if (kind == DBP_TXN_COMMIT && failed && commit_retryable(rec))
-		kind = DBP_TXN_NONE; /* still open: the program may COMMIT again */
+	if (rec->flags & DBP_REC_TXN_OPEN) {
+		if (kind == DBP_TXN_COMMIT && failed)
+			kind = DBP_TXN_NONE; /* still open: the program may COMMIT again */
+		rec->flags &= (uint8_t)~DBP_REC_TXN_OPEN;
+	}
 	/* MySQL commits an open transaction when a new one begins (PostgreSQL and SQLite refuse
 	 * or ignore a nested BEGIN). */
+	uint8_t outer_parent[8]; /* of a transaction a MySQL BEGIN closes: the next one's too */
 	if (kind == DBP_TXN_BEGIN && t && t->open && !failed &&
-	    (rec->db_system == DBP_DB_MYSQL || rec->db_system == DBP_DB_MARIADB))
-		closed = txn_close(t, rec->t0, 0, NULL);
+	    (rec->db_system == DBP_DB_MYSQL || rec->db_system == DBP_DB_MARIADB)) {
+		memcpy(outer_parent, t->parent_id, 8);
+		closed = txn_close(t, rec->t0, 0, NULL) | 2;
+	}
 
 	if (tc && tc->pre.valid && !connect) {
 		/* The ids the statement carried to the server: the span must match them. */
 		memcpy(trace_id, tc->pre.trace_id, 16);
 		memcpy(parent_id, tc->pre.parent_id, 8);
 		sampled = tc->pre.sampled;
+		/* Given while the transaction this BEGIN just closed was open: the comment named
+		 * that trace (kept), but the new transaction is no child of the old one. */
+		if (closed)
+			memcpy(parent_id, outer_parent, 8);
 	} else if (t && t->open) {
 		memcpy(trace_id, t->trace_id, 16);
 		memcpy(parent_id, t->span_id, 8);
@@ -253,11 +254,12 @@ int dbp_trace_assign(struct dbp_rec *rec, struct dbp_tconn *tc)
 		tc->pre.valid = 0;
 
 	if ((kind == DBP_TXN_COMMIT || kind == DBP_TXN_ROLLBACK) && t && t->open)
-		/* A COMMIT that failed ended in a rollback (a serialization failure, a deferred
-		 * constraint, a deadlock): the transaction's span says so, with the error. */
+		/* A COMMIT that failed ended in a rollback (PostgreSQL's serialization failures
+		 * and deferred constraints, MySQL's deadlocks; a shim says when it did not): the
+		 * transaction's span says so, with the error. */
 		return txn_close(t, rec->t0 + rec->dur, kind == DBP_TXN_ROLLBACK || failed,
 				 kind == DBP_TXN_COMMIT && failed ? rec->err : NULL);
-	return closed;
+	return closed & 1;
 }
 
 void dbp_trace_pre(const struct dbp_tconn *tc, struct dbp_tpre *p, char out[56])

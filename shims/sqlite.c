@@ -49,6 +49,7 @@ static const char *const sonames[] = { "libsqlite3.so.0", "libsqlite3.so", NULL 
 	X(const char *, sqlite3_db_filename, (sqlite3 *, const char *))                            \
 	X(int, sqlite3_stmt_readonly, (sqlite3_stmt *))                                            \
 	X(int, sqlite3_changes, (sqlite3 *))                                                       \
+	X(int, sqlite3_get_autocommit, (sqlite3 *))                                                \
 	X(int, sqlite3_extended_errcode, (sqlite3 *))
 
 REAL_FUNCS(DBP_REAL_DECLARE)
@@ -108,6 +109,16 @@ static struct dbp_tconn *tconn_of(sqlite3 *db)
 {
 	struct db_info *di = db ? dbp_ptrmap_get(&dbs, db) : NULL;
 	return di ? &di->tc : NULL;
+}
+
+/* A failed COMMIT may leave the transaction open (SQLITE_BUSY, a deferred foreign key): the
+ * connection says whether it did. */
+static uint8_t txn_left_open(const struct dbp_query_ent *q, sqlite3 *db)
+{
+	return q && q->txn == DBP_TXN_COMMIT && db && real_sqlite3_get_autocommit &&
+			       !real_sqlite3_get_autocommit(db)
+		       ? DBP_REC_TXN_OPEN
+		       : 0;
 }
 
 static const struct dbp_str_ent *error_of(sqlite3 *db, int rc)
@@ -176,7 +187,7 @@ static void stmt_finish(struct stmt_info *si, int rc)
 			r->affected = (uint64_t)real_sqlite3_changes(si->db);
 	} else {
 		int saved = errno;
-		r->flags = DBP_CALL_ERROR;
+		r->flags = DBP_CALL_ERROR | txn_left_open(si->query, si->db);
 		r->err = error_of(si->db, rc);
 		errno = saved;
 	}
@@ -404,34 +415,58 @@ DBP_EXPORT int sqlite3_finalize(sqlite3_stmt *st)
 	return rc;
 }
 
-static void forget_db(sqlite3 *db)
+/* Forgets db; a transaction it has open is copied to *open (returns 1): the caller records
+ * it as rolled back once the connection is really closed. */
+static int forget_db(sqlite3 *db, struct dbp_tconn *open)
 {
+	int had = 0;
 	if (db && __atomic_load_n(&dbp_state, __ATOMIC_ACQUIRE) != DBP_ST_NOT_READY) {
 		int saved = errno;
 		struct db_info *di = dbp_ptrmap_get(&dbs, db);
-		if (di && di->tc.txn.open && dbp_hook_enter(DBP_SHIM_SQLITE)) {
-			dbp_ring_conn_gone(&di->tc);
-			dbp_hook_leave();
+		if (di && di->tc.txn.open) {
+			*open = di->tc;
+			had = 1;
 		}
 		dbp_ptrmap_del(&dbs, db);
 		errno = saved;
 	}
+	return had;
+}
+
+/* Closing rolled back the transaction that was open. */
+static void txn_gone(struct dbp_tconn *tc)
+{
+	int saved = errno;
+	if (dbp_hook_enter(DBP_SHIM_SQLITE)) {
+		dbp_ring_conn_gone(tc);
+		dbp_hook_leave();
+	}
+	errno = saved;
 }
 
 DBP_EXPORT int sqlite3_close(sqlite3 *db)
 {
 	DBP_REAL(sqlite3_close, SQLITE_MISUSE);
 	/* Forgotten first: once closed, the address can be another thread's new connection. A
-	 * close that fails (SQLITE_BUSY) leaves a connection we simply learn again. */
-	forget_db(db);
-	return real_sqlite3_close(db);
+	 * close that fails (SQLITE_BUSY) leaves a connection we simply learn again, its
+	 * transaction still open. */
+	struct dbp_tconn open;
+	int had = forget_db(db, &open);
+	int rc = real_sqlite3_close(db);
+	if (had && rc == SQLITE_OK)
+		txn_gone(&open);
+	return rc;
 }
 
 DBP_EXPORT int sqlite3_close_v2(sqlite3 *db)
 {
 	DBP_REAL(sqlite3_close_v2, SQLITE_MISUSE);
-	forget_db(db); /* the handle is a zombie from here on, whatever the result */
-	return real_sqlite3_close_v2(db);
+	struct dbp_tconn open;
+	int had = forget_db(db, &open); /* the handle is a zombie from here on, whatever the result */
+	int rc = real_sqlite3_close_v2(db);
+	if (had)
+		txn_gone(&open);
+	return rc;
 }
 
 /* ---- tracing: sqlite3_exec runs its statements inside libsqlite3, past our hooks ----------- */
@@ -501,7 +536,7 @@ static void exec_emit_done(struct exec_ctx *x, int rc)
 	if (!x->have_done)
 		return;
 	if (rc != SQLITE_OK) {
-		x->done.flags = DBP_CALL_ERROR;
+		x->done.flags = DBP_CALL_ERROR | txn_left_open(x->done.query, x->db);
 		x->done.err = error_of(x->db, rc);
 		x->done.affected = 0;
 	}
@@ -623,8 +658,8 @@ static void exec_settle(struct exec_ctx *x, int rc, uint64_t t_end)
 		.t0 = t0 < t_end ? t0 : t_end,
 		.rows = rows,
 		.db_system = DBP_DB_SQLITE,
-		.flags = DBP_CALL_ERROR,
 	};
+	r.flags = DBP_CALL_ERROR | txn_left_open(r.query, x->db);
 	r.dur = t_end - r.t0;
 	dbp_ring_push_tc(&r, tconn_of(x->db));
 }

@@ -346,7 +346,30 @@ check "open at exit: its children, BEGIN and the insert" "BEGIN,INSERT t" \
 		map(select(.parent_span_id == $t)) | sort_by(.start_ns) | map(.name) | join(",")')"
 check "open at exit: 4 spans in all" 4 "$(count open)"
 
-total=$((total + 2 + 4 + MAIN_SPANS + 2 + MAIN_SPANS + MAIN_SPANS + k + 2 + 4))
+# ---- 7. a COMMIT that fails but leaves the transaction open (a deferred foreign key) -------
+cat >"$WORK/defer.sql" <<'SQL'
+PRAGMA foreign_keys = ON;
+CREATE TABLE p(id INTEGER PRIMARY KEY);
+CREATE TABLE c(pid INTEGER REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED);
+BEGIN;
+INSERT INTO c VALUES (1);
+COMMIT;
+INSERT INTO p VALUES (1);
+COMMIT;
+SQL
+sq defer "$WORK/defer.sql"
+CALLS=$((CALLS + 8))
+settle $CALLS
+check "deferred key: the failed COMMIT kept the transaction: one, committed" "transaction commit" \
+	"$(sj defer -r 'map(select(.name == "transaction")) | map("\(.name) \(.attributes["db.transaction.outcome"])") | join(",")')"
+check "deferred key: its children, the failed COMMIT and the statements after it included" \
+	"BEGIN,INSERT c,COMMIT,INSERT p,COMMIT" \
+	"$(sj defer -r '(map(select(.name == "transaction")) | .[0].span_id) as $t |
+		map(select(.parent_span_id == $t)) | sort_by(.start_ns) | map(.name) | join(",")')"
+check "deferred key: the first COMMIT failed" "2 SQLITE_CONSTRAINT_FOREIGNKEY" \
+	"$(sj defer -r 'map(select(.name == "COMMIT")) | sort_by(.start_ns) | .[0] | "\(.status_code) \(.attributes["error.type"])"')"
+
+total=$((total + 2 + 4 + MAIN_SPANS + 2 + MAIN_SPANS + MAIN_SPANS + k + 2 + 4 + 9))
 check "nothing dropped" "0 0 0 0 0" "$(get /metrics | awk '$1 ~ /^dbprobe_spans_dropped_total/ { printf "%s%s", s, $2; s = " " }')"
 check "exporter: received == exported == spans at the receiver" "$total $total $total" \
 	"$(metric dbprobe_spans_received_total) $(metric dbprobe_spans_exported_total) $(otlp_span_count)"

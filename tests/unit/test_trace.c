@@ -373,13 +373,15 @@ Test(trace, a_failed_commit_rolled_back)
 	cr_assert_not(tc.txn.open);
 }
 
-Test(trace, sqlite_busy_commit_keeps_the_transaction_open)
+Test(trace, a_failed_commit_that_left_it_open_keeps_the_transaction_open)
 {
 	struct dbp_tconn tc = { 0 };
 	struct dbp_rec b = call("BEGIN", 1000, 10);
 	dbp_trace_assign(&b, &tc);
 	struct dbp_rec c = failed_call("COMMIT", DBP_DB_SQLITE, "SQLITE_BUSY");
+	c.flags |= DBP_REC_TXN_OPEN; /* the shim asked the connection */
 	cr_assert_eq(dbp_trace_assign(&c, &tc), 0);
+	cr_assert_not(c.flags & DBP_REC_TXN_OPEN, "not a flag of the wire");
 	cr_assert(tc.txn.open);
 	cr_assert_eq(memcmp(c.parent_id, tc.txn.span_id, 8), 0);
 	struct dbp_rec c2 = call("COMMIT", 9000, 10);
@@ -424,4 +426,25 @@ Test(trace, a_connection_gone_rolls_its_transaction_back)
 	const struct dbp_rec *t = dbp_trace_txn_rec();
 	cr_assert(t->flags & DBP_CALL_ROLLBACK);
 	cr_assert_eq(memcmp(t->span_id, b.parent_id, 8), 0);
+}
+
+Test(trace, a_comment_s_ids_given_before_mysql_s_implicit_commit)
+{
+	struct dbp_tconn tc = { 0 };
+	struct dbp_rec b = call("BEGIN", 1000, 10);
+	b.db_system = DBP_DB_MYSQL;
+	dbp_trace_assign(&b, &tc);
+	uint8_t old_trace[16], old_parent[8];
+	memcpy(old_trace, tc.txn.trace_id, 16);
+	memcpy(old_parent, tc.txn.parent_id, 8);
+	char tp[56];
+	dbp_trace_pre(&tc, &tc.pre, tp); /* while the first transaction is open */
+	struct dbp_rec b2 = call("BEGIN", 2000, 10);
+	b2.db_system = DBP_DB_MYSQL;
+	cr_assert_eq(dbp_trace_assign(&b2, &tc), 1);
+	/* The comment named the old trace: the new transaction keeps it, but is no child of the
+	 * old one. */
+	cr_assert_eq(memcmp(tc.txn.trace_id, old_trace, 16), 0);
+	cr_assert_eq(memcmp(tc.txn.parent_id, old_parent, 8), 0);
+	cr_assert_eq(memcmp(b2.parent_id, tc.txn.span_id, 8), 0);
 }
