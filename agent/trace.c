@@ -2,6 +2,7 @@
 #include "trace.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -376,6 +377,34 @@ char *dbp_trace_comment(const char *sql, size_t len, const char traceparent[56],
 	out[n] = 0;
 	*out_len = n;
 	return out;
+}
+
+void dbp_sqlcomment_make(struct dbp_sqlcomment *o, const struct dbp_tconn *tc, const char *sql,
+			 size_t len)
+{
+	o->text = NULL;
+	o->heap = 0;
+	o->pre.valid = 0;
+	if (!tc)
+		return;
+	int saved = errno;
+	char tp[56];
+	dbp_trace_pre(tc, &o->pre, tp);
+	o->text = dbp_trace_comment(sql, len == SIZE_MAX ? strlen(sql) : len, tp, o->buf,
+				    sizeof o->buf, &o->heap, &o->len);
+	if (!o->text)
+		o->pre.valid = 0; /* the text goes as it is: its ids are no one's */
+	errno = saved;
+}
+
+void dbp_sqlcomment_free(struct dbp_sqlcomment *o)
+{
+	if (o->text && o->heap) {
+		int saved = errno;
+		free(o->text);
+		errno = saved;
+	}
+	o->text = NULL;
 }
 
 /* ---- text ---------------------------------------------------------------------------------- */

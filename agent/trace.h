@@ -74,6 +74,23 @@ int dbp_trace_conn_gone(struct dbp_tconn *tc);
  * made (and clears it if the record cannot be made). */
 void dbp_trace_pre(const struct dbp_tconn *tc, struct dbp_tpre *out, char tp[56]);
 
+/* A statement on its way to a server under DBPROBE_SQLCOMMENT: the text sent (a commented
+ * copy, or NULL: the program's own goes as it is) and the ids it carries. */
+struct dbp_sqlcomment {
+	char *text;
+	size_t len;
+	int heap; /* text is malloc'd (longer than buf) */
+	struct dbp_tpre pre;
+	char buf[1024];
+};
+
+/* Fills o for sql[0..len) (len SIZE_MAX: NUL-terminated) sent on the connection whose state is
+ * tc (NULL: untracked, or DBPROBE_SQLCOMMENT off: nothing is added). Keeps errno. */
+void dbp_sqlcomment_make(struct dbp_sqlcomment *o, const struct dbp_tconn *tc, const char *sql,
+			 size_t len);
+/* Frees o's copy, if any. Keeps errno. */
+void dbp_sqlcomment_free(struct dbp_sqlcomment *o);
+
 /* The sqlcommenter text of sql[0..len): the statement with the comment
  * "/\*traceparent='...'*\/" before any trailing ';' and blanks, or NULL when it must stay as
  * it is (it has a comment already, or is empty, or memory is short). The result is in buf when

@@ -313,26 +313,16 @@ static size_t text_len(const char *q, unsigned long len)
 	return len == (unsigned long)-1 ? strlen(q) : len;
 }
 
-/* DBPROBE_SQLCOMMENT: the text the server gets, with the call's traceparent in a comment
- * (trace.h); NULL to send q as it is. The record keeps the program's own text. */
-static char *commented(MYSQL *m, const char *q, size_t len, char *buf, size_t cap, int *heap,
-		       size_t *out_len, struct dbp_tpre *pre)
+/* DBPROBE_SQLCOMMENT: the connection's state the comment's ids come from, NULL when nothing
+ * is added. The record keeps the program's own text. */
+static const struct dbp_tconn *comment_tc(MYSQL *m)
 {
-	pre->valid = 0;
 	if (DBP_LIKELY(!dbp_cfg.sqlcomment))
 		return NULL;
-	int saved = errno;
+	int saved = errno; /* a first sight allocates */
 	struct my_conn *ci = conn_get(m);
-	char *out = NULL;
-	if (ci) {
-		char tp[56];
-		dbp_trace_pre(&ci->tc, pre, tp);
-		out = dbp_trace_comment(q, len, tp, buf, cap, heap, out_len);
-		if (!out)
-			pre->valid = 0;
-	}
 	errno = saved;
-	return out;
+	return ci ? &ci->tc : NULL;
 }
 
 /* The statement now in progress carried pre's ids: its first record takes them. Set only
@@ -346,28 +336,10 @@ static void pre_give(MYSQL *m, const struct dbp_tpre *pre)
 		ci->tc.pre = *pre;
 }
 
-/* A text on its way to the server: the program's, or a commented copy (DBPROBE_SQLCOMMENT). */
-struct outgoing {
-	char buf[1024];
-	char *text; /* the commented copy (in buf or on the heap), or NULL: the program's */
-	size_t len; /* of the commented copy */
-	int heap;
-	struct dbp_tpre pre;
-};
-
-static void outgoing_free(struct outgoing *o)
-{
-	if (o->text && o->heap) {
-		int saved = errno;
-		free(o->text);
-		errno = saved;
-	}
-}
-
 /* The statement left: its bookkeeping, under the program's own text. */
-static void query_sent(MYSQL *m, const char *q, size_t n, uint64_t t0, struct outgoing *o)
+static void query_sent(MYSQL *m, const char *q, size_t n, uint64_t t0, struct dbp_sqlcomment *o)
 {
-	outgoing_free(o);
+	dbp_sqlcomment_free(o);
 	query_start(m, q, n, t0);
 	pre_give(m, &o->pre);
 }
@@ -375,8 +347,8 @@ static void query_sent(MYSQL *m, const char *q, size_t n, uint64_t t0, struct ou
 static int real_query(MYSQL *m, const char *q, unsigned long len, int plain)
 {
 	size_t n = plain ? strlen(q) : text_len(q, len);
-	struct outgoing o;
-	o.text = commented(m, q, n, o.buf, sizeof o.buf, &o.heap, &o.len, &o.pre);
+	struct dbp_sqlcomment o;
+	dbp_sqlcomment_make(&o, comment_tc(m), q, n);
 	uint64_t t0 = dbp_ticks();
 	int rc = !o.text ? (plain ? real_mysql_query(m, q) : real_mysql_real_query(m, q, len))
 		 : plain ? real_mysql_query(m, o.text)
@@ -412,8 +384,8 @@ DBP_EXPORT int STDCALL mysql_send_query(MYSQL *m, const char *q, unsigned long l
 	if (!m || !q || !my_enter(m))
 		return real_mysql_send_query(m, q, len);
 	size_t n = text_len(q, len);
-	struct outgoing o;
-	o.text = commented(m, q, n, o.buf, sizeof o.buf, &o.heap, &o.len, &o.pre);
+	struct dbp_sqlcomment o;
+	dbp_sqlcomment_make(&o, comment_tc(m), q, n);
 	uint64_t t0 = dbp_ticks();
 	int rc = o.text ? real_mysql_send_query(m, o.text, (unsigned long)o.len)
 			: real_mysql_send_query(m, q, len);

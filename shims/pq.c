@@ -636,7 +636,7 @@ static void send_query(PGconn *conn, const char *sql, uint64_t t0, int split,
 		pq_queue_drop_tail(conn_get(conn));
 		p = NULL;
 	}
-	if (p && pre) /* the ids the text carried (commented()): its first statement's */
+	if (p && pre) /* the ids the text carried (sqlcommenter): its first statement's */
 		p->pre = *pre;
 	/* The extended protocol parses the text into the unnamed statement (what a later
 	 * PQexecPrepared(conn, "") runs); a simple query destroys that statement. */
@@ -648,29 +648,16 @@ static void send_query(PGconn *conn, const char *sql, uint64_t t0, int split,
 	errno = saved;
 }
 
-/* DBPROBE_SQLCOMMENT: the text the server gets, with the call's traceparent in a comment
- * (trace.h), for simple-protocol text only (never a prepared statement); NULL to send sql as
- * it is. The record keeps the program's own text; the ids wait in the connection's state for
- * send_query. */
-static char *commented(PGconn *conn, const char *sql, char *buf, size_t cap, int *heap,
-		       struct dbp_tpre *pre)
+/* DBPROBE_SQLCOMMENT, for simple-protocol text only (never a prepared statement): the
+ * connection's state the comment's ids come from, NULL when nothing is added. */
+static const struct dbp_tconn *comment_tc(PGconn *conn)
 {
-	pre->valid = 0;
 	if (DBP_LIKELY(!dbp_cfg.sqlcomment))
 		return NULL;
-	int saved = errno;
+	int saved = errno; /* a first sight allocates */
 	struct pq_conn *ci = conn_get(conn);
-	char *out = NULL;
-	if (ci) {
-		char tp[56];
-		size_t n;
-		dbp_trace_pre(&ci->tc, pre, tp);
-		out = dbp_trace_comment(sql, strlen(sql), tp, buf, cap, heap, &n);
-		if (!out)
-			pre->valid = 0;
-	}
 	errno = saved;
-	return out;
+	return ci ? &ci->tc : NULL;
 }
 
 DBP_EXPORT int PQsendQuery(PGconn *conn, const char *sql)
@@ -679,19 +666,14 @@ DBP_EXPORT int PQsendQuery(PGconn *conn, const char *sql)
 	int outer;
 	if (!conn || !sql || !pq_enter(conn, &outer))
 		return real_PQsendQuery(conn, sql);
-	char buf[1024];
-	int heap;
-	struct dbp_tpre pre;
-	char *c = commented(conn, sql, buf, sizeof buf, &heap, &pre);
+	struct dbp_sqlcomment o;
+	dbp_sqlcomment_make(&o, comment_tc(conn), sql, SIZE_MAX);
 	uint64_t t0 = dbp_ticks();
-	int ok = real_PQsendQuery(conn, c ? c : sql);
-	if (c && heap) {
-		int saved = errno;
-		free(c);
-		errno = saved;
-	}
+	int ok = real_PQsendQuery(conn, o.text ? o.text : sql);
+	dbp_sqlcomment_free(&o);
 	if (ok) {
-		send_query(conn, sql, t0, 1, &pre);
+		/* The record keeps the program's own text; the ids wait in the call's queue. */
+		send_query(conn, sql, t0, 1, &o.pre);
 		if (!outer)
 			tls_sync->sent = 1;
 	}

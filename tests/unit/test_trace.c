@@ -448,3 +448,35 @@ Test(trace, a_comment_s_ids_given_before_mysql_s_implicit_commit)
 	cr_assert_eq(memcmp(tc.txn.parent_id, old_parent, 8), 0);
 	cr_assert_eq(memcmp(b2.parent_id, tc.txn.span_id, 8), 0);
 }
+
+Test(trace, sqlcomment_make_gives_text_and_ids_together)
+{
+	struct dbp_tconn tc = { 0 };
+	struct dbp_sqlcomment o;
+	dbp_sqlcomment_make(&o, NULL, "SELECT 1", SIZE_MAX);
+	cr_assert_null(o.text, "no connection state: the text goes as it is");
+	cr_assert_not(o.pre.valid);
+	dbp_sqlcomment_make(&o, &tc, "SELECT 1", SIZE_MAX);
+	cr_assert_not_null(o.text);
+	cr_assert(o.pre.valid);
+	struct dbp_trace_parent back;
+	const char *tp = strstr(o.text, "traceparent='");
+	cr_assert_not_null(tp);
+	char id[56];
+	memcpy(id, tp + 13, 55);
+	id[55] = 0;
+	cr_assert_eq(dbp_trace_parse_parent(id, &back), 0);
+	cr_assert_eq(memcmp(back.span_id, o.pre.span_id, 8), 0, "the text names the ids given");
+	dbp_sqlcomment_free(&o);
+	cr_assert_null(o.text);
+	dbp_sqlcomment_make(&o, &tc, "SELECT 1 -- mine", SIZE_MAX);
+	cr_assert_null(o.text);
+	cr_assert_not(o.pre.valid, "refused: its ids are no call's");
+	char big[3000];
+	memset(big, 'x', sizeof big);
+	memcpy(big, "SELECT ", 7);
+	dbp_sqlcomment_make(&o, &tc, big, sizeof big);
+	cr_assert(o.heap);
+	cr_assert_eq(o.len, sizeof big + 74); /* the comment and a blank */
+	dbp_sqlcomment_free(&o);
+}
